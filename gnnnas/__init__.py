@@ -1,0 +1,7 @@
+"""gnnnas: neural architecture search over graph-neural-network recommenders."""
+
+from gnnnas._malloc import tune_allocator
+
+__version__ = "0.1.0"
+
+tune_allocator()

@@ -1,0 +1,5 @@
+import sys
+
+from gnnnas.cli import main
+
+sys.exit(main())

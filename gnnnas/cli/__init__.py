@@ -1,0 +1,43 @@
+"""The ``gnnnas`` command line: a thin layer over the Python API.
+
+Each sub-command lives in its own module exposing ``register(subparsers)``.
+User errors (:class:`~gnnnas.errors.GnnnasError`) print one line on stderr and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gnnnas.cli import data_cmd, train_cmd
+from gnnnas.errors import GnnnasError
+
+COMMANDS = (data_cmd, train_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gnnnas", description="Neural architecture search for GNN recommenders.")
+    from gnnnas import __version__
+    parser.add_argument("--version", action="version", version=f"gnnnas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GnnnasError as err:
+        print(f"gnnnas: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("gnnnas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

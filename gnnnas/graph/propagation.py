@@ -1,0 +1,77 @@
+"""Sparse propagation over the bipartite graph with hand-written backward passes.
+
+Autograd's backward of a CSR sparse-dense product is an order of magnitude
+slower than its forward on CPU. The normalised adjacency is symmetric, so the
+gradient of ``Y = A_hat X`` is ``A_hat G``: the backward is one more forward
+product. For the linear (LightGCN) propagation ``sum_k w_k A_hat^k X`` the
+operator is symmetric as a whole, so its backward is the same propagation
+applied to the incoming gradient, with nothing stored in between.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from gnnnas.graph.bipartite import BipartiteGraph
+
+
+def _hop(r: torch.Tensor, rt: torch.Tensor, xu: torch.Tensor, xi: torch.Tensor):
+    # [0 R; R^T 0] [xu; xi] = [R xi; R^T xu]
+    return r @ xi, rt @ xu
+
+
+class _BipartiteSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, r, rt, xu, xi):
+        ctx.blocks = (r, rt)
+        return _hop(r, rt, xu, xi)
+
+    @staticmethod
+    def backward(ctx, gu, gi):
+        r, rt = ctx.blocks
+        du, di = _hop(r, rt, gu.contiguous(), gi.contiguous())
+        return None, None, du, di
+
+
+class _LinearPropagation(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, r, rt, weights, xu, xi):
+        ctx.blocks = (r, rt)
+        ctx.weights = weights
+        return _propagate(r, rt, weights, xu, xi)
+
+    @staticmethod
+    def backward(ctx, gu, gi):
+        r, rt = ctx.blocks
+        du, di = _propagate(r, rt, ctx.weights, gu.contiguous(), gi.contiguous())
+        return None, None, None, du, di
+
+
+def _propagate(r, rt, weights: Sequence[float], xu, xi):
+    out_u, out_i = xu * weights[0], xi * weights[0]
+    hu, hi = xu, xi
+    for w in weights[1:]:
+        hu, hi = _hop(r, rt, hu, hi)
+        out_u = out_u.add_(hu, alpha=w)
+        out_i = out_i.add_(hi, alpha=w)
+    return out_u, out_i
+
+
+def bipartite_spmm(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One hop ``A_hat [xu; xi]`` returned as (users, items); differentiable in ``xu``, ``xi``."""
+    r, rt = graph.norm_blocks
+    return _BipartiteSpMM.apply(r, rt, xu, xi)
+
+
+def linear_propagation(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor,
+                       weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sum_k weights[k] * A_hat^k [xu; xi]`` for k = 0..len(weights)-1, as (users, items).
+
+    With ``weights = [1/(L+1)] * (L+1)`` this is LightGCN's final embedding.
+    The weights are constants (not learned); the backward pass costs the same
+    as the forward and stores no intermediate hops.
+    """
+    r, rt = graph.norm_blocks
+    return _LinearPropagation.apply(r, rt, tuple(float(w) for w in weights), xu, xi)

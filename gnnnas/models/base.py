@@ -1,0 +1,65 @@
+"""The small interface between recommender models and the trainer/evaluator."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+class Recommender(nn.Module):
+    """A model that maps every user and item to a final embedding.
+
+    Subclasses implement :meth:`forward` (final user and item embeddings, with
+    gradients) and :meth:`ego_embeddings` (the layer-0 embeddings of a batch,
+    which the trainer regularises as LightGCN does). Scores are dot products
+    of final embeddings unless :meth:`score_embeddings` is overridden.
+    """
+
+    n_users: int
+    n_items: int
+    trainable: bool = True
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-0 embeddings of ``users`` and ``items`` (for L2 regularisation)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def score_embeddings(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        """Pairwise scores of aligned rows (``..., d`` -> ``...``)."""
+        return (user_emb * item_emb).sum(-1)
+
+    @torch.no_grad()
+    def get_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final (users x d, items x d) embeddings, without gradients."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self()
+        finally:
+            self.train(was_training)
+
+    def scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function ``users -> scores over all items``, embeddings computed once."""
+        user_emb, item_emb = self.get_embeddings()
+        item_t = item_emb.t().contiguous()
+        return lambda users: user_emb[users] @ item_t
+
+    @torch.no_grad()
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores of ``users`` over all items (full ranking)."""
+        return self.scorer()(users)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")

@@ -1,0 +1,72 @@
+"""One architecture, end to end: build, train with validation, report test.
+
+Model selection (early stopping, best epoch) reads only the validation split;
+the test split is ranked once, after training, for reporting. With
+``refit=True`` the model is then retrained from scratch on train + validation
+for the selected number of epochs and the refitted model is what test reports.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from gnnnas.data.dataset import Dataset
+from gnnnas.evaluation import Evaluator
+from gnnnas.graph import BipartiteGraph
+from gnnnas.models.base import Recommender
+from gnnnas.models.registry import ARCHITECTURES, ModelSettings
+from gnnnas.training import TrainConfig, TrainResult, Trainer
+from gnnnas.training.trainer import Callback
+
+
+@dataclass
+class RunReport:
+    model: Recommender
+    result: TrainResult
+    val: dict[str, float]
+    test: dict[str, float]
+    seconds: float
+    refit: bool
+
+    def to_dict(self) -> dict:
+        r = self.result
+        return {
+            "epoch_seconds": r.median_epoch_seconds,
+            "best_epoch": r.best_epoch,
+            "epochs_run": r.epochs_run,
+            "stopped": r.stopped,
+            "val": self.val,
+            "test": self.test,
+            "params": self.model.num_parameters(),
+            "seconds": self.seconds,
+            "refit": self.refit,
+        }
+
+
+def build_model(arch: str, graph: BipartiteGraph, settings: ModelSettings, seed: int, device: torch.device) -> Recommender:
+    torch.manual_seed(seed)  # weight init is part of what a seed fixes
+    return ARCHITECTURES[arch].build(graph, settings).to(device)
+
+
+def train_and_evaluate(dataset: Dataset, arch: str = "lightgcn", settings: ModelSettings = ModelSettings(),
+                       config: TrainConfig = TrainConfig(), device: torch.device = torch.device("cpu"),
+                       refit: bool = False, callbacks: list[Callback] | None = None) -> RunReport:
+    started = time.perf_counter()
+    graph = BipartiteGraph.from_split(dataset.train, dataset.n_items, device)
+    model = build_model(arch, graph, settings, config.seed, device)
+    result = Trainer(model, dataset, config, graph=graph, callbacks=callbacks).fit()
+    val = result.best_val
+    if not val and dataset.val.nnz:  # untrained baselines: still report validation
+        val = Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
+    if refit and model.trainable:
+        full = dataset.refit()
+        graph = BipartiteGraph.from_split(full.train, full.n_items, device)
+        model = build_model(arch, graph, settings, config.seed, device)
+        epochs = max(1, result.best_epoch or result.epochs_run)
+        Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()
+        dataset = full
+    test = Evaluator(dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
+    return RunReport(model, result, val, test, time.perf_counter() - started, refit)

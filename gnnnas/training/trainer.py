@@ -1,0 +1,173 @@
+"""The training loop every candidate architecture goes through.
+
+Per epoch: every training pair once with uniformly sampled negatives; every
+mini-batch propagates through the model (full graph), scores the batch and
+steps Adam on the loss plus LightGCN's L2 term on the batch's layer-0
+embeddings. Every ``eval_every`` epochs the validation split is ranked in
+full; the best epoch's weights are kept and restored at the end (early
+stopping with ``patience`` evaluations). The test split is never read here.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gnnnas.data.dataset import Dataset
+from gnnnas.device import synchronize
+from gnnnas.evaluation import Evaluator
+from gnnnas.graph import BipartiteGraph, dropout_edges
+from gnnnas.models.base import Recommender
+from gnnnas.training.config import TrainConfig
+from gnnnas.training.losses import LOSSES
+from gnnnas.training.sampler import NegativeSampler
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class EvalEvent:
+    """What a callback sees after each validation evaluation."""
+
+    epoch: int
+    metrics: dict[str, float]
+    value: float  # the monitored metric this evaluation
+    best_value: float
+    best_epoch: int
+
+
+Callback = Callable[[EvalEvent], "bool | None"]  # returning True stops training
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int  # 0 when no evaluation ran (no validation split)
+    best_val: dict[str, float]
+    epochs_run: int
+    epoch_seconds: list[float]  # training time per epoch, evaluation excluded
+    eval_seconds: list[float]
+    history: list[dict] = field(default_factory=list)  # one row per epoch: epoch, loss, val metrics when evaluated
+    stopped: str = "max_epochs"  # max_epochs | early_stopping | callback
+
+    @property
+    def median_epoch_seconds(self) -> float:
+        return float(np.median(self.epoch_seconds)) if self.epoch_seconds else 0.0
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+class Trainer:
+    """Trains one :class:`Recommender` on a :class:`Dataset` with a :class:`TrainConfig`."""
+
+    def __init__(self, model: Recommender, dataset: Dataset, config: TrainConfig,
+                 graph: BipartiteGraph | None = None, callbacks: list[Callback] | None = None):
+        if config.loss not in LOSSES:
+            raise ValueError(f"unknown loss {config.loss!r}; expected one of {sorted(LOSSES)}")
+        self.model, self.dataset, self.config = model, dataset, config
+        self.device = model.device
+        self.graph = graph if graph is not None else getattr(model, "graph", None)
+        self.callbacks = list(callbacks or [])
+        self.loss_fn = LOSSES[config.loss]
+        self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed)
+        self._has_val = dataset.val.nnz > 0
+        self.evaluator = (Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size,
+                                    device=self.device) if self._has_val else None)
+        self._dropout_rng = np.random.default_rng(config.seed + 1)
+
+    def _train_epoch(self, optimizer: torch.optim.Optimizer) -> float:
+        cfg, model = self.config, self.model
+        users, pos, neg = self.sampler.epoch(cfg.num_negatives)
+        users_t = torch.from_numpy(users).to(self.device)
+        pos_t = torch.from_numpy(pos).to(self.device)
+        neg_t = torch.from_numpy(neg).to(self.device)
+        total, n = torch.zeros((), device=self.device), 0
+        for start in range(0, users.size, cfg.batch_size):
+            u = users_t[start:start + cfg.batch_size]
+            p = pos_t[start:start + cfg.batch_size]
+            q = neg_t[start:start + cfg.batch_size]
+            if cfg.edge_dropout > 0 and self.graph is not None:
+                model.set_graph(dropout_edges(self.graph, cfg.edge_dropout, self._dropout_rng))
+            user_emb, item_emb = model()
+            eu = user_emb[u]
+            pos_scores = model.score_embeddings(eu, item_emb[p])
+            neg_scores = model.score_embeddings(eu.unsqueeze(1), item_emb[q])
+            loss = self.loss_fn(pos_scores, neg_scores)
+            if cfg.l2 > 0:
+                ego_u, ego_items = model.ego_embeddings(u, torch.cat([p, q.reshape(-1)]))
+                reg = 0.5 * (ego_u.pow(2).sum() + ego_items.pow(2).sum()) / u.numel()
+                loss = loss + cfg.l2 * reg
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * u.numel()
+            n += u.numel()
+        if cfg.edge_dropout > 0 and self.graph is not None:
+            model.set_graph(self.graph)
+        mean_loss = float(total) / max(n, 1)
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(f"loss became {mean_loss}")
+        return mean_loss
+
+    def fit(self) -> TrainResult:
+        cfg, model = self.config, self.model
+        _seed_everything(cfg.seed)
+        result = TrainResult(best_epoch=0, best_val={}, epochs_run=0, epoch_seconds=[], eval_seconds=[])
+        if not model.trainable:
+            return result
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        best_value, best_state, evals_since_best = -math.inf, None, 0
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=None if cfg.progress is None else not cfg.progress, leave=False)
+        for epoch in bar:
+            model.train()
+            synchronize(self.device)
+            t0 = time.perf_counter()
+            loss = self._train_epoch(optimizer)
+            synchronize(self.device)
+            result.epoch_seconds.append(time.perf_counter() - t0)
+            result.epochs_run = epoch
+            row = {"epoch": epoch, "loss": loss}
+            if self.evaluator is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+                t1 = time.perf_counter()
+                metrics = self.evaluator(model.scorer())
+                result.eval_seconds.append(time.perf_counter() - t1)
+                value = metrics[cfg.metric]
+                row.update({f"val_{k}": v for k, v in metrics.items()})
+                if value > best_value:
+                    best_value, evals_since_best = value, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                    result.best_epoch, result.best_val = epoch, metrics
+                else:
+                    evals_since_best += 1
+                bar.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{value:.4f}", "best": f"{best_value:.4f}"})
+                event = EvalEvent(epoch, metrics, value, best_value, result.best_epoch)
+                result.history.append(row)
+                if any(cb(event) for cb in self.callbacks):
+                    result.stopped = "callback"
+                    break
+                if evals_since_best >= cfg.patience:
+                    result.stopped = "early_stopping"
+                    break
+            else:
+                result.history.append(row)
+                bar.set_postfix(loss=f"{loss:.4f}")
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        return result
+
+
+def train(model: Recommender, dataset: Dataset, config: TrainConfig, callbacks: list[Callback] | None = None) -> TrainResult:
+    """Train ``model`` in place (best validation weights restored) and return what happened."""
+    return Trainer(model, dataset, config, callbacks=callbacks).fit()
