@@ -279,10 +279,12 @@ class RankingTask:
     def tensors(self, device: torch.device | str) -> "TaskTensors":
         """This plan's index tensors on ``device`` (build once, reuse every evaluation)."""
         device = torch.device(device)
-        counts = np.diff(self.truth_indptr)
-        as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+
+        def as_t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
+
         return TaskTensors(device=device, rows=as_t(self.rows), truth_keys=as_t(self.truth_keys),
-                           truth_counts=as_t(counts), excl_pos=as_t(self.excl_pos),
+                           truth_counts=as_t(np.diff(self.truth_indptr)), excl_pos=as_t(self.excl_pos),
                            excl_items=as_t(self.excl_items))
 
 
