@@ -12,9 +12,10 @@ class Recommender(nn.Module):
     """A model that maps every user and item to a final embedding.
 
     Subclasses implement :meth:`forward` (final user and item embeddings, with
-    gradients) and :meth:`ego_embeddings` (the layer-0 embeddings of a batch,
-    which the trainer regularises as LightGCN does). Scores are dot products
-    of final embeddings unless :meth:`score_embeddings` is overridden.
+    gradients) and :meth:`embedding_tables` (the layer-0 user and item tables,
+    whose rows in a batch the trainer regularises as LightGCN does). Scores
+    are dot products of final embeddings unless :meth:`score_embeddings` is
+    overridden.
     """
 
     n_users: int
@@ -24,9 +25,9 @@ class Recommender(nn.Module):
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Layer-0 embeddings of ``users`` and ``items`` (for L2 regularisation)."""
-        raise NotImplementedError  # pragma: no cover - interface
+    def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter] | None:
+        """Layer-0 (users x d, items x d) tables for L2 regularisation; None when there are none."""
+        return None
 
     def score_embeddings(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """Pairwise scores of aligned rows (``..., d`` -> ``...``)."""

@@ -49,5 +49,5 @@ class LightGCN(Recommender):
         return linear_propagation(self.graph, self.user_embedding.weight, self.item_embedding.weight,
                                   self.layer_weights)
 
-    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_embedding(users), self.item_embedding(items)
+    def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter]:
+        return self.user_embedding.weight, self.item_embedding.weight
