@@ -8,7 +8,9 @@ each mini-batch of training edges propagated through the full graph, uniform
 random negative items, ``recommendation_loss`` with the batch's node ids. It
 runs once given ``edge_index`` and once given a sparse CSR adjacency; the
 faster is the reference. All models are ranked by the same evaluator on the
-test split (training and validation items excluded).
+test split (training and validation items excluded). Epochs of the variants
+interleave (engine epoch 1, PyG epoch 1, engine epoch 2, ...) so that noise
+from the machine falls on all of them alike.
 
     python experiments/bench_train.py [--epochs 3] [--datasets gowalla-6000,online-retail] [--device cpu]
 
@@ -47,54 +49,72 @@ def load(name: str):
     return load_dataset(source, DataOptions(seed=0))
 
 
-def engine_run(ds, epochs: int, device: torch.device) -> dict:
-    config = TrainConfig(epochs=epochs, batch_size=2048, lr=1e-3, l2=1e-4, num_negatives=1, eval_every=10**9,
-                         seed=0, progress=False)
-    graph = BipartiteGraph.from_split(ds.train, ds.n_items, device)
-    model = build_model("lightgcn", graph, ModelSettings(64, 3), 0, device)
-    empty_val = ds.__class__(**{**ds.__dict__, "val": ds.val.__class__.from_pairs(np.empty(0), np.empty(0), ds.n_users)})
-    result = Trainer(model, empty_val, config, graph=graph).fit()  # no validation: equal epochs for everyone
-    metrics = Evaluator(ds, "test", ks=KS, device=device)(model.scorer())
-    return {"epoch_seconds": result.epoch_seconds, **metrics}
+class EngineRunner:
+    """The engine's LightGCN, trained by :class:`gnnnas.training.Trainer` without validation."""
+
+    def __init__(self, ds, device: torch.device):
+        config = TrainConfig(epochs=1, batch_size=2048, lr=1e-3, l2=1e-4, num_negatives=1, seed=0, progress=False)
+        graph = BipartiteGraph.from_split(ds.train, ds.n_items, device)
+        self.model = build_model("lightgcn", graph, ModelSettings(64, 3), 0, device)
+        self.trainer = Trainer(self.model, ds, config, graph=graph)
+
+    def epoch(self) -> float:
+        return self.trainer.train_epoch()[1]
+
+    def scorer(self):
+        return self.model.scorer()
 
 
-def pyg_run(ds, epochs: int, device: torch.device, adjacency: str) -> dict:
-    torch.manual_seed(0)
-    n_users, n_items = ds.n_users, ds.n_items
-    users, items = ds.train.pairs()
-    u = torch.from_numpy(users)
-    i = torch.from_numpy(items) + n_users
-    edge_index = torch.stack([torch.cat([u, i]), torch.cat([i, u])]).to(device)
-    if adjacency == "csr":
-        n = n_users + n_items
-        graph = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1), device=device), (n, n))
-        graph = graph.coalesce().to_sparse_csr()
-    else:
-        graph = edge_index
-    train_edge_label_index = torch.stack([u, i]).to(device)
-    model = PyGLightGCN(num_nodes=n_users + n_items, embedding_dim=64, num_layers=3).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = torch.utils.data.DataLoader(range(train_edge_label_index.size(1)), shuffle=True, batch_size=2048)
-    seconds = []
-    for _ in range(epochs):
-        synchronize(device)
+class PyGRunner:
+    """PyG's LightGCN trained as in PyG's examples/lightgcn.py (own RNG, so runs can interleave)."""
+
+    def __init__(self, ds, device: torch.device, adjacency: str):
+        self.device, self.n_users, self.n_items = device, ds.n_users, ds.n_items
+        self.gen = torch.Generator(device="cpu").manual_seed(0)
+        users, items = ds.train.pairs()
+        u = torch.from_numpy(users)
+        i = torch.from_numpy(items) + ds.n_users
+        edge_index = torch.stack([torch.cat([u, i]), torch.cat([i, u])]).to(device)
+        if adjacency == "csr":
+            n = ds.n_users + ds.n_items
+            adj = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1), device=device), (n, n))
+            self.graph = adj.coalesce().to_sparse_csr()
+        else:
+            self.graph = edge_index
+        self.train_edge_label_index = torch.stack([u, i]).to(device)
+        torch.manual_seed(0)
+        self.model = PyGLightGCN(num_nodes=ds.n_users + ds.n_items, embedding_dim=64, num_layers=3).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loader = torch.utils.data.DataLoader(range(self.train_edge_label_index.size(1)), shuffle=True,
+                                                  batch_size=2048, generator=self.gen)
+
+    def epoch(self) -> float:
+        synchronize(self.device)
         t0 = time.perf_counter()
-        for index in loader:
-            pos = train_edge_label_index[:, index]
-            neg = torch.stack([pos[0], torch.randint(n_users, n_users + n_items, (index.numel(),), device=device)])
+        for index in self.loader:
+            pos = self.train_edge_label_index[:, index]
+            neg_items = torch.randint(self.n_users, self.n_users + self.n_items, (index.numel(),), generator=self.gen)
+            neg = torch.stack([pos[0], neg_items.to(self.device)])
             edge_label_index = torch.cat([pos, neg], dim=1)
-            optimizer.zero_grad()
-            pos_rank, neg_rank = model(graph, edge_label_index).chunk(2)
-            loss = model.recommendation_loss(pos_rank, neg_rank, node_id=edge_label_index.unique())
+            self.optimizer.zero_grad()
+            pos_rank, neg_rank = self.model(self.graph, edge_label_index).chunk(2)
+            loss = self.model.recommendation_loss(pos_rank, neg_rank, node_id=edge_label_index.unique())
             loss.backward()
-            optimizer.step()
-        synchronize(device)
-        seconds.append(time.perf_counter() - t0)
-    with torch.no_grad():
-        emb = model.get_embedding(graph)
-    user_emb, item_emb = emb[:n_users], emb[n_users:].t().contiguous()
-    metrics = Evaluator(ds, "test", ks=KS, device=device)(lambda b: user_emb[b] @ item_emb)
-    return {"epoch_seconds": seconds, **metrics}
+            self.optimizer.step()
+        synchronize(self.device)
+        return time.perf_counter() - t0
+
+    def scorer(self):
+        with torch.no_grad():
+            emb = self.model.get_embedding(self.graph)
+        user_emb, item_emb = emb[: self.n_users], emb[self.n_users:].t().contiguous()
+        return lambda b: user_emb[b] @ item_emb
+
+
+def make_runner(variant: str, ds, device: torch.device):
+    if variant == "engine":
+        return EngineRunner(ds, device)
+    return PyGRunner(ds, device, variant.split("-", 1)[1])
 
 
 def main() -> None:
@@ -109,19 +129,21 @@ def main() -> None:
     rows = []
     for name in args.datasets.split(","):
         ds = load(name)
-        for variant in args.variants.split(","):
-            print(f"[{name}] {variant} ...", file=sys.stderr, flush=True)
-            if variant == "engine":
-                res = engine_run(ds, args.epochs, device)
-            else:
-                res = pyg_run(ds, args.epochs, device, variant.split("-", 1)[1])
-            row = {"dataset": name, "variant": variant, "epochs": args.epochs, "device": str(device),
-                   "median_epoch_seconds": statistics.median(res["epoch_seconds"]), **res,
+        variants = args.variants.split(",")
+        runners = {v: make_runner(v, ds, device) for v in variants}
+        seconds = {v: [] for v in variants}
+        # Epochs interleave across variants so that machine noise hits all of them alike.
+        for epoch in range(1, args.epochs + 1):
+            for v, runner in runners.items():
+                seconds[v].append(runner.epoch())
+                print(f"[{name}] epoch {epoch} {v}: {seconds[v][-1]:.2f} s", file=sys.stderr, flush=True)
+        for v, runner in runners.items():
+            metrics = Evaluator(ds, "test", ks=KS, device=device)(runner.scorer())
+            row = {"dataset": name, "variant": v, "epochs": args.epochs, "device": str(device),
+                   "median_epoch_seconds": statistics.median(seconds[v]), "epoch_seconds": seconds[v], **metrics,
                    "users": ds.n_users, "items": ds.n_items, "train": ds.train.nnz,
                    "machine": machine(), "commit": git_commit()}
             rows.append(row)
-            print(f"  median {row['median_epoch_seconds']:.2f} s/epoch, recall@20 {row['recall@20']:.4f}, "
-                  f"ndcg@20 {row['ndcg@20']:.4f}", file=sys.stderr, flush=True)
             with open(OUT / "bench_train.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
     print(f"\nMachine: {machine()}; commit {git_commit()}; {args.epochs} epochs\n")

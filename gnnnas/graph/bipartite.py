@@ -29,10 +29,13 @@ def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int,
     rows, cols, vals = rows[order], cols[order], vals[order]
     crow = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=shape[0]), out=crow[1:])
+    # int32 indices when they fit: the CPU sparse kernels convert int64 indices to int32 on
+    # every product otherwise (about 4% of a LightGCN training step).
+    index = np.int32 if max(rows.size, *shape) < 2**31 - 1 else np.int64
     with warnings.catch_warnings():  # "CSR support is in beta": we rely only on CSR @ dense
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
-            torch.from_numpy(crow), torch.from_numpy(cols.astype(np.int64)),
+            torch.from_numpy(crow.astype(index)), torch.from_numpy(cols.astype(index)),
             torch.from_numpy(vals.astype(np.float32)), size=shape, device=device,
             check_invariants=False,
         )
