@@ -55,7 +55,7 @@ def train_and_evaluate(dataset: Dataset, arch: str = "lightgcn", settings: Model
                        config: TrainConfig = TrainConfig(), device: torch.device = torch.device("cpu"),
                        refit: bool = False, callbacks: list[Callback] | None = None) -> RunReport:
     started = time.perf_counter()
-    graph = BipartiteGraph.from_split(dataset.train, dataset.n_items, device)
+    graph = BipartiteGraph.of(dataset.train, dataset.n_items, device)
     model = build_model(arch, graph, settings, config.seed, device)
     result = Trainer(model, dataset, config, graph=graph, callbacks=callbacks).fit()
     val = result.best_val
@@ -63,7 +63,7 @@ def train_and_evaluate(dataset: Dataset, arch: str = "lightgcn", settings: Model
         val = Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
     if refit and model.trainable:
         full = dataset.refit()
-        graph = BipartiteGraph.from_split(full.train, full.n_items, device)
+        graph = BipartiteGraph.of(full.train, full.n_items, device)
         model = build_model(arch, graph, settings, config.seed, device)
         epochs = max(1, result.best_epoch or result.epochs_run)
         Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()

@@ -102,3 +102,11 @@ def test_edge_dropout_drops_whole_edges_and_renormalises(graph):
     assert dropout_edges(graph, 0.0, rng) is graph
     with pytest.raises(ValueError):
         dropout_edges(graph, 1.0, rng)
+
+
+def test_graph_of_a_split_is_cached_per_device():
+    split = SplitData.from_pairs(np.array([0, 1, 1]), np.array([0, 0, 2]), 2)
+    g1 = BipartiteGraph.of(split, 3)
+    assert BipartiteGraph.of(split, 3) is g1
+    other = SplitData.from_pairs(np.array([0, 1, 1]), np.array([0, 0, 2]), 2)
+    assert BipartiteGraph.of(other, 3) is not g1

@@ -16,6 +16,7 @@ smaller dense operand each time, which measured 2-3x faster on CPU.
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -56,6 +57,20 @@ class BipartiteGraph:
         """Graph of a :class:`~gnnnas.data.SplitData` (normally the training split)."""
         users, items = split.pairs()
         return cls(split.n_users, n_items, users, items, torch.device(device))
+
+    @classmethod
+    def of(cls, split, n_items: int, device: torch.device | str = "cpu") -> "BipartiteGraph":
+        """The graph of ``split`` on ``device``, built once and reused while the split lives.
+
+        A search trains hundreds of candidates on one dataset; they all share
+        one normalised adjacency per device instead of rebuilding it per trial.
+        """
+        device = torch.device(device)
+        per_device = _GRAPHS.setdefault(split, {})
+        key = (n_items, str(device))
+        if key not in per_device:
+            per_device[key] = cls.from_split(split, n_items, device)
+        return per_device[key]
 
     @property
     def num_nodes(self) -> int:
@@ -106,6 +121,10 @@ class BipartiteGraph:
         if device == self.device:
             return self
         return BipartiteGraph(self.n_users, self.n_items, self.users, self.items, device)
+
+
+# SplitData -> {(n_items, device): graph}; entries go when the split is garbage-collected.
+_GRAPHS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def dropout_edges(graph: BipartiteGraph, p: float, generator: np.random.Generator) -> BipartiteGraph:

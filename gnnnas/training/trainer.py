@@ -148,7 +148,7 @@ class Trainer:
         scale = self.config.l2 / users.numel()
         value = torch.zeros((), device=users.device)
         for table, rows in zip(tables, (users, items)):
-            ego = table[rows]
+            ego = table.index_select(0, rows)
             if table.grad is None:
                 table.grad = torch.zeros_like(table)
             table.grad.index_add_(0, rows, ego, alpha=scale)

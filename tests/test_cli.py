@@ -1,0 +1,96 @@
+"""The command line: train/data commands and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gnnnas.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gnnnas: error:")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_datasets_lists_formats_and_bundled(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0
+    for name in ("online-retail", "lightgcn", "recbole", "movielens", "tabular"):
+        assert name in out
+
+
+def test_data_info(capsys, tiny_csv):
+    code, out, _ = run(capsys, "data", "info", str(tiny_csv), "--json")
+    info = json.loads(out.strip().splitlines()[-1])
+    assert code == 0
+    assert info["users"] == 80 and info["items"] == 60
+    assert info["train"] + info["val"] + info["test"] == info["interactions"]
+    code, out, _ = run(capsys, "data", "info", str(tiny_csv))
+    assert "density" in out and "validation" in out
+
+
+def test_train_json_and_outputs(capsys, tiny_csv, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, _ = run(capsys, "train", "--data", str(tiny_csv), "--epochs", "3", "--dim", "16",
+                       "--batch-size", "128", "--json", "--out", str(out_dir))
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert {"epoch_seconds", "best_epoch", "val", "test"} <= set(summary)
+    assert summary["epoch_seconds"] > 0 and 1 <= summary["best_epoch"] <= 3
+    assert {"recall@20", "ndcg@20", "precision@10", "hitrate@10", "mrr@20", "coverage@20"} <= set(summary["test"])
+    assert sorted(p.name for p in out_dir.iterdir()) == ["history.csv", "metrics.json", "model.pt"]
+    assert json.loads((out_dir / "metrics.json").read_text())["best_epoch"] == summary["best_epoch"]
+
+
+def test_train_popularity_baseline(capsys, tiny_csv):
+    code, out, _ = run(capsys, "train", "--arch", "popularity", "--data", str(tiny_csv), "--json")
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["epochs_run"] == 0 and summary["test"]["recall@20"] > 0
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["train", "--data", "no/such/file.csv"], ["no/such/file.csv"]),
+    (["train", "--data", "no-such-bundled-name"], ["no-such-bundled-name", "online-retail"]),
+    (["train", "--arch", "transformer"], ["transformer", "lightgcn"]),
+    (["train", "--ks", "ten"], ["--ks"]),
+    (["train", "--metric", "ndcg@50"], ["ndcg@50"]),
+    (["train", "--device", "tpu"], ["tpu"]),
+    (["data", "info", "no/such/dir"], ["no/such/dir"]),
+])
+def test_bad_input_gives_one_line_and_exit_2(capsys, argv, fragments):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_bad_lightgcn_file_names_file_and_line(capsys, tmp_path):
+    folder = tmp_path / "lgcn"
+    folder.mkdir()
+    (folder / "train.txt").write_text("0 1 2\n1 2 x3\n")
+    (folder / "test.txt").write_text("0 3\n")
+    out_dir = tmp_path / "out"
+    code, _, err = run(capsys, "train", "--data", str(folder), "--out", str(out_dir))
+    assert_one_line_error(code, err, "train.txt", "line 2")
+    assert not out_dir.exists()
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gnnnas", "train", "--data", str(tmp_path / "missing.csv")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "missing.csv" in proc.stderr

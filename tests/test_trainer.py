@@ -1,0 +1,113 @@
+"""The training loop: it learns, stops early, restores the best weights, never reads test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from gnnnas.evaluation import Evaluator
+from gnnnas.graph import BipartiteGraph
+from gnnnas.metrics import topk_metrics
+from gnnnas.models import LightGCN, Popularity
+from gnnnas.pipeline import train_and_evaluate
+from gnnnas.training import NegativeSampler, TrainConfig, Trainer, TrainingDiverged
+
+
+def make_model(ds, dim=16, layers=2, seed=0):
+    torch.manual_seed(seed)
+    return LightGCN(BipartiteGraph.from_split(ds.train, ds.n_items), dim, layers)
+
+
+def test_negative_sampler_never_returns_training_positives(tiny_dataset):
+    ds = tiny_dataset
+    sampler = NegativeSampler(ds.train, ds.n_items, seed=1)
+    users, pos, neg = sampler.epoch(k=4)
+    assert neg.shape == (ds.train.nnz, 4)
+    assert sorted(zip(users.tolist(), pos.tolist())) == sorted(zip(*[a.tolist() for a in ds.train.pairs()]))
+    train_sets = [set(ds.train.items_of(u).tolist()) for u in range(ds.n_users)]
+    assert not any(int(n) in train_sets[int(u)] for u, row in zip(users, neg) for n in row)
+    assert neg.min() >= 0 and neg.max() < ds.n_items
+
+
+def test_trainer_overfits_a_tiny_dataset(tiny_dataset):
+    ds = tiny_dataset
+    model = make_model(ds, dim=32, layers=0)  # plain MF: untrained scores are random
+    cfg = TrainConfig(epochs=150, batch_size=128, lr=0.05, l2=0.0, eval_every=1000, progress=False)
+    before = topk_metrics(model.score(torch.arange(ds.n_users)), ds.train.to_lists(), ks=(10,))["recall@10"]
+    result = Trainer(model, replace(ds, val=ds.val.from_pairs([], [], ds.n_users)), cfg).fit()
+    after = topk_metrics(model.score(torch.arange(ds.n_users)), ds.train.to_lists(), ks=(10,))["recall@10"]
+    assert result.history[-1]["loss"] < 0.05 * result.history[0]["loss"]
+    assert before < 0.3 and after > 0.9  # it has memorised the training interactions
+
+
+def test_early_stopping_restores_the_best_epoch(tiny_dataset):
+    ds = tiny_dataset
+    model = make_model(ds)
+    snapshots = {}
+
+    def remember(event):
+        snapshots[event.epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    # A large learning rate makes validation quality peak early and then fall.
+    cfg = TrainConfig(epochs=200, batch_size=64, lr=0.3, l2=0.0, patience=3, metric="ndcg@10", progress=False)
+    result = Trainer(model, ds, cfg, callbacks=[remember]).fit()
+    assert result.stopped == "early_stopping"
+    assert result.best_epoch < result.epochs_run
+    values = [row["val_ndcg@10"] for row in result.history]
+    assert result.best_epoch == int(np.argmax(values)) + 1
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, snapshots[result.best_epoch][name]), name
+    assert not all(torch.equal(t, snapshots[result.epochs_run][n]) for n, t in model.state_dict().items())
+    again = Evaluator(ds, "val", ks=cfg.ks)(model.scorer())
+    assert again == pytest.approx(result.best_val)
+
+
+def test_callback_stops_training(tiny_dataset):
+    model = make_model(tiny_dataset)
+    cfg = TrainConfig(epochs=50, batch_size=64, progress=False)
+    result = Trainer(model, tiny_dataset, cfg, callbacks=[lambda e: e.epoch >= 2]).fit()
+    assert result.epochs_run == 2 and result.stopped == "callback"
+
+
+def test_training_is_deterministic_per_seed(tiny_dataset):
+    def run(seed):
+        model = make_model(tiny_dataset, seed=seed)
+        res = Trainer(model, tiny_dataset, TrainConfig(epochs=3, batch_size=64, seed=seed, progress=False)).fit()
+        return [r["loss"] for r in res.history], model.user_embedding.weight.detach().clone()
+
+    (loss_a, w_a), (loss_b, w_b), (loss_c, _) = run(0), run(0), run(1)
+    assert loss_a == loss_b and torch.equal(w_a, w_b)
+    assert loss_a != loss_c
+
+
+def test_nan_loss_is_reported_as_divergence(tiny_dataset):
+    model = make_model(tiny_dataset)
+    with torch.no_grad():
+        model.user_embedding.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged):
+        Trainer(model, tiny_dataset, TrainConfig(epochs=2, batch_size=64, progress=False)).fit()
+
+
+class _Untouchable:
+    def __getattr__(self, name):
+        raise AssertionError(f"the test split was read during training ({name})")
+
+
+def test_training_and_selection_never_read_the_test_split(tiny_dataset):
+    ds = replace(tiny_dataset, test=_Untouchable())
+    result = Trainer(make_model(ds), ds, TrainConfig(epochs=3, batch_size=64, progress=False)).fit()
+    assert result.best_epoch >= 1 and result.best_val
+
+
+def test_lightgcn_beats_popularity_and_refit_trains_on_validation(tiny_dataset):
+    cfg = TrainConfig(epochs=40, batch_size=64, lr=0.01, patience=5, progress=False)
+    pop = train_and_evaluate(tiny_dataset, "popularity", config=cfg)
+    assert isinstance(pop.model, Popularity) and pop.result.epochs_run == 0
+    lgn = train_and_evaluate(tiny_dataset, "lightgcn", config=cfg)
+    assert lgn.test["recall@20"] > pop.test["recall@20"]
+    refit = train_and_evaluate(tiny_dataset, "lightgcn", config=cfg, refit=True)
+    assert refit.refit and refit.to_dict()["refit"]
+    assert refit.model.graph.num_edges == tiny_dataset.train.nnz + tiny_dataset.val.nnz
