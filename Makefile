@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/gnnnas train --arch lightgcn --data online-retail --epochs 40 --eval-every 2 --patience 5 --out runs/demo
+	$(BIN)/gnnnas train --arch lightgcn --data online-retail --lr 0.005 --epochs 60 --eval-every 3 --patience 4 --out runs/demo
 
 test: setup
 	$(BIN)/python -m pytest
