@@ -5,3 +5,7 @@ from gnnnas._malloc import tune_allocator
 __version__ = "0.1.0"
 
 tune_allocator()
+
+from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec  # noqa: E402
+
+__all__ = ["ArchSpec", "LayerSpec", "TrainingSpec", "__version__"]
