@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, LGConv, SAG
 
 from gnnnas.data.dataset import SplitData
 from gnnnas.evaluation import Evaluator
-from gnnnas.graph import BipartiteGraph, adjacency, dropout_edges
+from gnnnas.graph import BipartiteGraph, adjacency_form, dropout_edges
 from gnnnas.models import PRESETS, GNNRecommender, LightGCN, Popularity
 from gnnnas.models.layers import AGGREGATOR_LAYERS, build_aggregator
 from gnnnas.models.profile import forward_latency, parameter_count, profile_spec
@@ -85,7 +86,7 @@ def test_norms_and_activations(graph, norm, activation):
 def test_attention_heads_concat_or_mean_give_the_layer_width(graph, aggregator, heads, head_combine):
     layer = LayerSpec(aggregator, hidden=12, heads=heads, head_combine=head_combine)
     conv = build_aggregator(layer, 5)
-    out = conv(torch.randn(graph.num_nodes, 5), adjacency(graph, conv.ADJACENCY))
+    out = conv(torch.randn(graph.num_nodes, 5), adjacency_form(graph, conv.ADJACENCY))
     assert out.shape == (graph.num_nodes, 12)
     torch.manual_seed(0)
     assert_trainable(GNNRecommender(ArchSpec(embedding_dim=5, layers=(layer,), combination="mean"), graph))
@@ -123,14 +124,14 @@ def _pair(conv_ours, conv_ref, graph, in_dim, ref_edge_index):
     """Output and input gradient of our layer (on its adjacency form) and of PyG's (on ``ref_edge_index``)."""
     conv_ref.load_state_dict(conv_ours.state_dict())
     x = torch.randn(graph.num_nodes, in_dim, dtype=torch.float64)
-    g = torch.randn(graph.num_nodes, conv_ours(x.float(), adjacency(graph, conv_ours.ADJACENCY)).size(1),
+    g = torch.randn(graph.num_nodes, conv_ours(x.float(), adjacency_form(graph, conv_ours.ADJACENCY)).size(1),
                     dtype=torch.float64)
     results = []
-    for conv, adj in ((conv_ours, adjacency(graph, conv_ours.ADJACENCY)), (conv_ref, ref_edge_index)):
+    for conv, adj in ((conv_ours, adjacency_form(graph, conv_ours.ADJACENCY)), (conv_ref, ref_edge_index)):
         xi = x.float().requires_grad_()
         out = conv(xi, adj)
         out.backward(g.float())
-        results.append((out.detach(), xi.grad))
+        results.append((out.detach(), xi.grad, {n: p.grad.clone() for n, p in conv.named_parameters()}))
     return results
 
 
@@ -148,10 +149,11 @@ def test_layers_match_pyg_on_edge_index(graph, aggregator, reference):
     torch.manual_seed(0)
     layer = LayerSpec(aggregator, hidden=6, heads=2 if aggregator in ("gat", "gatv2") else 1)
     ours = build_aggregator(layer, 6)
-    ref = GINConv(ours.nn, train_eps=True) if aggregator == "gin" else reference(6, 6)
-    (out, grad), (want, want_grad) = _pair(ours, ref, graph, 6, graph.edge_index)
+    ref = GINConv(copy.deepcopy(ours.nn), train_eps=True) if aggregator == "gin" else reference(6, 6)
+    (out, grad, param_grads), (want, want_grad, want_param_grads) = _pair(ours, ref, graph, 6, graph.edge_index)
     torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad, want_grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(param_grads, want_param_grads, rtol=1e-5, atol=1e-6)
 
 
 def test_ngcf_layer_is_eq7_of_the_paper(graph):
@@ -162,7 +164,7 @@ def test_ngcf_layer_is_eq7_of_the_paper(graph):
     eye = torch.eye(graph.num_nodes)
     w1, b1, w2, b2 = conv.lin_sum.weight, conv.lin_sum.bias, conv.lin_bi.weight, conv.lin_bi.bias
     want = (lap + eye) @ x @ w1.t() + b1 + ((lap @ x) * x) @ w2.t() + b2
-    torch.testing.assert_close(conv(x, adjacency(graph, "normalized")), want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(conv(x, adjacency_form(graph, conv.ADJACENCY)), want, rtol=1e-5, atol=1e-6)
 
 
 # --- skip connections -------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_dense_skip_feeds_every_earlier_state(graph):
     assert [c.in_channels for c in convs[:2]] == [4, 4 + 5]
     project = model.stack.inputs[2]  # lightgcn keeps its width: the 12-wide concatenation is projected to 3
     assert (project.in_features, project.out_features) == (4 + 5 + 3, 3)
-    a_gcn = adjacency(graph, "gcn").to_dense()
+    a_gcn = adjacency_form(graph, "gcn").to_dense()
     a = graph.norm_adjacency.to_dense()
     x0 = torch.cat(model.embedding_tables())
     x1 = a_gcn @ convs[0].lin(x0) + convs[0].bias

@@ -1,8 +1,8 @@
 """The user-item bipartite graph and fast propagation over it."""
 
 from gnnnas.graph.bipartite import BipartiteGraph, dropout_edges
-from gnnnas.graph.adjacency import ADJACENCY_FORMS, adjacency
+from gnnnas.graph.adjacency import ADJACENCY_FORMS, EdgeStructure, adjacency_form
 from gnnnas.graph.propagation import bipartite_spmm, linear_propagation, symmetric_spmm
 
 __all__ = ["BipartiteGraph", "dropout_edges", "bipartite_spmm", "linear_propagation", "symmetric_spmm",
-           "ADJACENCY_FORMS", "adjacency"]
+           "ADJACENCY_FORMS", "EdgeStructure", "adjacency_form"]

@@ -1,18 +1,20 @@
 r"""Adjacency forms of the bipartite graph seen as one homogeneous graph of users + items.
 
-Message-passing layers each want their own view of the same graph: LightGCN
-and NGCF the symmetric-normalised :math:`D^{-1/2} A D^{-1/2}`, GCN the
-renormalised :math:`\tilde D^{-1/2} (A + I) \tilde D^{-1/2}`, GraphSAGE and
-GIN the plain 0/1 adjacency, attention layers an edge list. Each form is built
-once per graph, on first use, and dropped with the graph (a graph made by
-edge dropout lives for one mini-batch, so only the forms a model uses are
-ever built for it).
+Each message-passing layer wants its own view of the same graph (its
+``ADJACENCY``), looked up by name in :data:`ADJACENCY_FORMS`:
 
-Every sparse form is an ``N x N`` CSR matrix (users first, items offset by
-``n_users``) and symmetric, so its product's backward is the same product
-(:func:`gnnnas.graph.symmetric_spmm`); ``edges`` is the CSR structure with
-self-loops that attention layers put per-edge weights on
-(:mod:`gnnnas.graph.attention`).
+- ``bipartite``: the graph itself, i.e. :math:`D^{-1/2} A D^{-1/2}` as its
+  two cached blocks for :func:`gnnnas.graph.bipartite_spmm` (LightGCN, NGCF);
+- ``gcn``: :math:`\tilde D^{-1/2} (A + I) \tilde D^{-1/2}` (GCN);
+- ``binary``: the 0/1 adjacency :math:`A` (GraphSAGE, GIN);
+- ``edges``: the edge structure with self-loops that attention layers put
+  per-edge weights on (:mod:`gnnnas.graph.attention`).
+
+``gcn`` and ``binary`` are ``N x N`` CSR matrices (users first, items offset
+by ``n_users``) and symmetric, so a product's backward is the same product
+(:func:`gnnnas.graph.symmetric_spmm`). Each form is built once per graph, on
+first use, and dropped with the graph: a graph made by edge dropout lives
+for one mini-batch, so only the forms its model uses are built for it.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ def _node_degree(graph: BipartiteGraph) -> np.ndarray:
     return np.concatenate([graph.user_degree, graph.item_degree])
 
 
-def _normalized(graph: BipartiteGraph) -> torch.Tensor:
-    r"""``D^{-1/2} A D^{-1/2}`` (LightGCN, NGCF)."""
-    return graph.norm_adjacency
+def _bipartite(graph: BipartiteGraph) -> BipartiteGraph:
+    r"""The graph itself: ``D^{-1/2} A D^{-1/2}`` as its two cached blocks, for
+    :func:`gnnnas.graph.bipartite_spmm` (LightGCN, NGCF; measured 3-10% faster
+    than one ``N x N`` product, slices and concatenation included)."""
+    return graph
 
 
 def _binary(graph: BipartiteGraph) -> torch.Tensor:
@@ -109,7 +113,7 @@ def _edge_structure(graph: BipartiteGraph) -> EdgeStructure:
 
 #: form name -> builder. Layers name the form they consume (their ``ADJACENCY``).
 ADJACENCY_FORMS: dict[str, Callable[[BipartiteGraph], Any]] = {
-    "normalized": _normalized,
+    "bipartite": _bipartite,
     "binary": _binary,
     "gcn": _gcn,
     "edges": _edge_structure,
@@ -119,7 +123,7 @@ ADJACENCY_FORMS: dict[str, Callable[[BipartiteGraph], Any]] = {
 _CACHE: "weakref.WeakKeyDictionary[BipartiteGraph, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
-def adjacency(graph: BipartiteGraph, form: str) -> Any:
+def adjacency_form(graph: BipartiteGraph, form: str) -> Any:
     """The ``form`` view of ``graph`` on the graph's device, built once per graph."""
     forms = _CACHE.setdefault(graph, {})
     if form not in forms:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
 from torch import Tensor, nn
 
-from gnnnas.graph import BipartiteGraph, adjacency, linear_propagation
+from gnnnas.graph import BipartiteGraph, adjacency_form, linear_propagation
 from gnnnas.models.base import Recommender
 from gnnnas.models.combination import LINEAR_LAYER_WEIGHTS, build_combination
-from gnnnas.models.inputs import IdEmbeddings
+from gnnnas.models.inputs import INPUT_STAGES
 from gnnnas.models.scoring import SCORINGS
 from gnnnas.models.spec import ArchSpec
 from gnnnas.models.stack import build_stack
@@ -34,7 +35,7 @@ class GNNRecommender(Recommender):
         self.spec = spec
         self.n_users, self.n_items = graph.n_users, graph.n_items
         self.graph = graph
-        self.input = IdEmbeddings(graph.n_users, graph.n_items, spec.embedding_dim, init_std)
+        self.input = INPUT_STAGES[spec.features](graph.n_users, graph.n_items, spec.embedding_dim, init_std)
         self.linear = spec.is_linear
         if self.linear:
             self.layer_weights = LINEAR_LAYER_WEIGHTS[spec.combination](spec.num_layers)
@@ -53,15 +54,15 @@ class GNNRecommender(Recommender):
         """Propagate over another graph of the same nodes (the trainer's edge dropout)."""
         if (graph.n_users, graph.n_items) != (self.n_users, self.n_items):
             raise ValueError("set_graph: the graph must have the model's users and items")
-        self.graph = graph.to(self.input.user.weight.device)
+        self.graph = graph.to(self.device)
 
     def _apply(self, fn, recurse=True):
         out = super()._apply(fn, recurse)
-        self.graph = self.graph.to(self.input.user.weight.device)  # the graph follows .to(device)
+        self.graph = self.graph.to(self.device)  # the graph follows .to(device)
         return out
 
-    def _adjacency(self, form: str) -> Tensor:
-        return adjacency(self.graph, form)
+    def _adjacency(self, form: str) -> Any:
+        return adjacency_form(self.graph, form)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         if self.linear:

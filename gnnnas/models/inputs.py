@@ -7,6 +7,8 @@ without touching the layers.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -38,3 +40,7 @@ class IdEmbeddings(nn.Module):
     def forward(self) -> torch.Tensor:
         """``N x d`` node features, users first."""
         return torch.cat([self.user.weight, self.item.weight])
+
+
+#: ``ArchSpec.features`` -> input stage ``(n_users, n_items, dim, init_std)``, with ``tables()`` and ``forward() -> N x dim``
+INPUT_STAGES: dict[str, Callable[..., nn.Module]] = {"id": IdEmbeddings}

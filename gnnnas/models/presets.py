@@ -52,9 +52,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             embedding_dim=64,
             layers=(LayerSpec("gin", hidden=64, norm="batch", activation="relu"), LayerSpec("gin", hidden=64)),
             combination="concat", training=_LIGHTGCN_TRAINING),
-    _preset("gat", "GAT (Velickovic et al. 2018): 4-head attention layer (concat, ELU), then a 4-head averaged one",
+    _preset("gat", "GAT (Velickovic et al. 2018): 4-head attention layer (concat, ELU), then a 1-head output layer",
             embedding_dim=64,
             layers=(LayerSpec("gat", hidden=64, heads=4, head_combine="concat", activation="elu", dropout=0.1),
-                    LayerSpec("gat", hidden=64, heads=4, head_combine="mean")),
+                    LayerSpec("gat", hidden=64, heads=1)),
             combination="last", training=_LIGHTGCN_TRAINING),
 )}

@@ -7,7 +7,7 @@ combination to read. ``x_l`` is always ``spec.layers[l-1].hidden`` wide.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -32,8 +32,8 @@ ACTIVATION_LAYERS: dict[str, Callable[[int], nn.Module]] = {
     "tanh": lambda width: nn.Tanh(),
 }
 
-#: (graph form name) -> adjacency tensor of the current graph
-AdjacencyFn = Callable[[str], Tensor]
+#: form name (a layer's ``ADJACENCY``) -> that form of the current graph
+AdjacencyFn = Callable[[str], Any]
 
 
 class Dropout(nn.Module):
@@ -62,7 +62,7 @@ class Dropout(nn.Module):
 
 
 class LayerBlock(nn.Module):
-    """One ``LayerSpec``: aggregator over the graph, then norm, activation and dropout (GraphGym's order)."""
+    """One ``LayerSpec``: aggregator over the graph, then norm, activation, dropout (the order of PyG's ``BasicGNN``)."""
 
     def __init__(self, spec: LayerSpec, in_dim: int) -> None:
         super().__init__()

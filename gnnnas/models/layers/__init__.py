@@ -11,7 +11,7 @@ from typing import Callable
 
 from torch_geometric.nn import MessagePassing
 
-from gnnnas.models.layers.base import SparseAggregation, sparse_aggregate
+from gnnnas.models.layers.base import SparseAggregation, normalized_propagate, sparse_aggregate
 from gnnnas.models.layers.gat import GATLayer
 from gnnnas.models.layers.gatv2 import GATv2Layer
 from gnnnas.models.layers.gcn import GCNLayer
@@ -42,4 +42,5 @@ def build_aggregator(spec: LayerSpec, in_dim: int) -> MessagePassing:
 
 
 __all__ = ["AGGREGATOR_LAYERS", "LayerBuilder", "build_aggregator", "SparseAggregation", "sparse_aggregate",
+           "normalized_propagate",
            "LightGCNConv", "GCNLayer", "SAGELayer", "GINLayer", "GATLayer", "GATv2Layer", "NGCFConv"]

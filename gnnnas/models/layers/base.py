@@ -2,10 +2,12 @@
 
 Every layer is a :class:`torch_geometric.nn.conv.MessagePassing` with PyG's
 ``forward(x, adj)`` interface over the homogeneous users + items graph
-(``N x in`` -> ``N x out``), a class attribute ``ADJACENCY`` naming the form
-of the graph it consumes (see :data:`gnnnas.graph.ADJACENCY_FORMS`), and a
-``from_spec(spec, in_dim)`` constructor. The model fetches each form once per
-graph and hands it to every layer that asks for it.
+(``N x in`` -> ``N x out``, users first), a class attribute ``ADJACENCY``
+naming the form of the graph ``adj`` is (see
+:data:`gnnnas.graph.ADJACENCY_FORMS`: a sparse matrix, the bipartite graph
+itself, or an edge structure), and a ``from_spec(spec, in_dim)``
+constructor. The model builds each form once per graph and hands it to
+every layer that asks for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-from gnnnas.graph import symmetric_spmm
+from gnnnas.graph import BipartiteGraph, bipartite_spmm, symmetric_spmm
+
+
+def normalized_propagate(graph: BipartiteGraph, x: Tensor) -> Tensor:
+    """``D^{-1/2} A D^{-1/2} x`` for ``N x d`` node features, users first, via the bipartite blocks."""
+    xu, xi = x.split([graph.n_users, graph.n_items])
+    yu, yi = bipartite_spmm(graph, xu, xi)
+    return torch.cat([yu, yi])
 
 
 def sparse_aggregate(adj: Tensor, x: Tensor, reduce: str) -> Tensor:

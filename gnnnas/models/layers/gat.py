@@ -31,9 +31,10 @@ class GATLayer(GATConv):
     ``edges`` CSR structure: the logit splits into a source and a destination
     term (:math:`\mathbf{a}^\top[\cdot \Vert \cdot]`), so per-edge work is
     scalars only and the weighted sum is a sparse product per head
-    (:mod:`gnnnas.graph.attention`). PyG's edge-list pass measured
-    ~0.3-1 s per layer and batch on the first 6,000 Gowalla users (CPU);
-    this one is tens of milliseconds. Matches PyG's output and gradients.
+    (:mod:`gnnnas.graph.attention`). On the first 6,000 Gowalla users (CPU,
+    4 heads of 16): 72 ms per layer forward + backward against 299 ms for
+    PyG's edge-list pass; the ``gat`` preset trains an epoch in 13-15 s
+    against 69 s. Output and gradients match PyG's.
     """
 
     ADJACENCY = "edges"

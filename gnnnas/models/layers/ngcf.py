@@ -5,11 +5,12 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from gnnnas.models.layers.base import SparseAggregation
+from gnnnas.graph import BipartiteGraph
+from gnnnas.models.layers.base import normalized_propagate
 from gnnnas.models.spec import LayerSpec
 
 
-class NGCFConv(SparseAggregation, MessagePassing):
+class NGCFConv(MessagePassing):
     r"""Embedding propagation layer from Wang et al., "Neural Graph
     Collaborative Filtering" (SIGIR 2019), eq. (7) without its activation:
 
@@ -24,10 +25,12 @@ class NGCFConv(SparseAggregation, MessagePassing):
     :math:`(\mathcal{L}\mathbf{E}) \odot \mathbf{E}`, so one sparse product
     serves both terms. Both maps have biases, as in the authors' code. The
     LeakyReLU and message dropout of the paper are the layer's
-    ``activation`` and ``dropout``. PyG has no NGCF layer.
+    ``activation`` and ``dropout``. PyG has no NGCF layer; this one is a
+    ``MessagePassing`` for the uniform interface, its one hop
+    :func:`gnnnas.graph.bipartite_spmm` over the normalised blocks.
     """
 
-    ADJACENCY = "normalized"
+    ADJACENCY = "bipartite"
 
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__(aggr="add")
@@ -35,8 +38,8 @@ class NGCFConv(SparseAggregation, MessagePassing):
         self.lin_sum = nn.Linear(in_dim, out_dim)
         self.lin_bi = nn.Linear(in_dim, out_dim)
 
-    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        side = self.propagate(adj, x=x)
+    def forward(self, x: Tensor, graph: BipartiteGraph) -> Tensor:
+        side = normalized_propagate(graph, x)
         return self.lin_sum(side + x) + self.lin_bi(side * x)
 
     def reset_parameters(self) -> None:
