@@ -36,8 +36,7 @@ from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.device import resolve_device, synchronize  # noqa: E402
 from gnnnas.evaluation import Evaluator  # noqa: E402
-from gnnnas.models.registry import ModelSettings  # noqa: E402
-from gnnnas.pipeline import build_model  # noqa: E402
+from gnnnas.models import LightGCN  # noqa: E402
 from gnnnas.graph import BipartiteGraph  # noqa: E402
 from gnnnas.training import TrainConfig, Trainer  # noqa: E402
 
@@ -55,7 +54,8 @@ class EngineRunner:
     def __init__(self, ds, device: torch.device):
         config = TrainConfig(epochs=1, batch_size=2048, lr=1e-3, l2=1e-4, num_negatives=1, seed=0, progress=False)
         graph = BipartiteGraph.from_split(ds.train, ds.n_items, device)
-        self.model = build_model("lightgcn", graph, ModelSettings(64, 3), 0, device)
+        torch.manual_seed(0)
+        self.model = LightGCN(graph, 64, 3).to(device)
         self.trainer = Trainer(self.model, ds, config, graph=graph)
 
     def epoch(self) -> float:

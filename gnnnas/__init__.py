@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 
 tune_allocator()
 
+from gnnnas.models.presets import PRESETS  # noqa: E402
 from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec  # noqa: E402
 
-__all__ = ["ArchSpec", "LayerSpec", "TrainingSpec", "__version__"]
+__all__ = ["PRESETS", "ArchSpec", "LayerSpec", "TrainingSpec", "__version__"]

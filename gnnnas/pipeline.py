@@ -17,13 +17,16 @@ from gnnnas.data.dataset import Dataset
 from gnnnas.evaluation import Evaluator
 from gnnnas.graph import BipartiteGraph
 from gnnnas.models.base import Recommender
-from gnnnas.models.registry import ARCHITECTURES, ModelSettings
+from gnnnas.models.registry import Architecture, build_model, resolve_architecture
+
+__all__ = ["RunReport", "build_model", "train_config", "train_and_evaluate"]
 from gnnnas.training import TrainConfig, TrainResult, Trainer
 from gnnnas.training.trainer import Callback
 
 
 @dataclass
 class RunReport:
+    arch: Architecture
     model: Recommender
     result: TrainResult
     val: dict[str, float]
@@ -34,6 +37,7 @@ class RunReport:
     def to_dict(self) -> dict:
         r = self.result
         return {
+            "arch": self.arch if isinstance(self.arch, str) else self.arch.to_dict(),
             "epoch_seconds": r.median_epoch_seconds,
             "best_epoch": r.best_epoch,
             "epochs_run": r.epochs_run,
@@ -46,17 +50,26 @@ class RunReport:
         }
 
 
-def build_model(arch: str, graph: BipartiteGraph, settings: ModelSettings, seed: int, device: torch.device) -> Recommender:
-    torch.manual_seed(seed)  # weight init is part of what a seed fixes
-    return ARCHITECTURES[arch].build(graph, settings).to(device)
+def train_config(arch: Architecture, base: TrainConfig) -> TrainConfig:
+    """``base`` with the training knobs the architecture carries (lr, L2, batch, negatives, loss, edge dropout)."""
+    if isinstance(arch, str):
+        return base
+    t = arch.training
+    return replace(base, lr=t.lr, l2=t.l2, batch_size=t.batch_size, num_negatives=t.num_negatives, loss=t.loss,
+                   edge_dropout=arch.edge_dropout)
 
 
-def train_and_evaluate(dataset: Dataset, arch: str = "lightgcn", settings: ModelSettings = ModelSettings(),
-                       config: TrainConfig = TrainConfig(), device: torch.device = torch.device("cpu"),
-                       refit: bool = False, callbacks: list[Callback] | None = None) -> RunReport:
+def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config: TrainConfig = TrainConfig(),
+                       device: torch.device | str = "cpu", refit: bool = False,
+                       callbacks: list[Callback] | None = None) -> RunReport:
+    """Train ``arch`` (a spec, preset or baseline name) with early stopping on validation; rank test once."""
     started = time.perf_counter()
+    device = torch.device(device)
+    if isinstance(arch, str):
+        arch = resolve_architecture(arch)
+    config = train_config(arch, config)
     graph = BipartiteGraph.of(dataset.train, dataset.n_items, device)
-    model = build_model(arch, graph, settings, config.seed, device)
+    model = build_model(arch, graph, config.seed, device)
     result = Trainer(model, dataset, config, graph=graph, callbacks=callbacks).fit()
     val = result.best_val
     if not val and dataset.val.nnz:  # untrained baselines: still report validation
@@ -64,9 +77,9 @@ def train_and_evaluate(dataset: Dataset, arch: str = "lightgcn", settings: Model
     if refit and model.trainable:
         full = dataset.refit()
         graph = BipartiteGraph.of(full.train, full.n_items, device)
-        model = build_model(arch, graph, settings, config.seed, device)
+        model = build_model(arch, graph, config.seed, device)
         epochs = max(1, result.best_epoch or result.epochs_run)
         Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()
         dataset = full
     test = Evaluator(dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
-    return RunReport(model, result, val, test, time.perf_counter() - started, refit)
+    return RunReport(arch, model, result, val, test, time.perf_counter() - started, refit)

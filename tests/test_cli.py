@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import gnnnas
 from gnnnas.cli import main
 
 
@@ -94,3 +95,57 @@ def test_console_script_exit_code(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "missing.csv" in proc.stderr
+
+
+@pytest.mark.parametrize("preset", ["mf", "lightgcn", "ngcf", "gcn", "sage", "gin", "gat"])
+def test_every_preset_trains_from_the_cli_and_beats_popularity(capsys, tiny_csv, preset):
+    common = ["--data", str(tiny_csv), "--json", "--quiet"]
+    _, out, _ = run(capsys, "train", "--arch", "popularity", *common)
+    popularity = json.loads(out.strip().splitlines()[-1])["test"]["recall@20"]
+    code, out, _ = run(capsys, "train", "--arch", preset, *common, "--epochs", "60", "--lr", "0.01",
+                       "--batch-size", "128", "--eval-every", "5", "--patience", "3")
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["arch"]["layers"] == gnnnas.PRESETS[preset].spec.to_dict()["layers"]
+    assert summary["test"]["recall@20"] > popularity, (preset, summary["test"]["recall@20"], popularity)
+
+
+def test_arch_json_file_and_overrides(capsys, tiny_csv, tmp_path):
+    spec = gnnnas.ArchSpec.from_dict({"embedding_dim": 8, "layers": [{"aggregator": "sage_max", "hidden": 8},
+                                                                     {"aggregator": "gin", "hidden": 8}],
+                                      "skip": "residual", "combination": "attention"})
+    path = tmp_path / "arch.json"
+    path.write_text(spec.to_json(indent=2))
+    code, out, _ = run(capsys, "train", "--arch", str(path), "--data", str(tiny_csv), "--epochs", "2", "--json")
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert gnnnas.ArchSpec.from_dict(summary["arch"]) == spec
+    assert out.startswith("architecture: ")
+    code, out, _ = run(capsys, "train", "--arch", str(path), "--data", str(tiny_csv), "--epochs", "1", "--json",
+                       "--layers", "3", "--dim", "12", "--lr", "0.01")
+    arch = gnnnas.ArchSpec.from_dict(json.loads(out.strip().splitlines()[-1])["arch"])
+    assert [l.aggregator for l in arch.layers] == ["gin"] * 3
+    assert arch.embedding_dim == 12 and {l.hidden for l in arch.layers} == {12} and arch.training.lr == 0.01
+
+
+@pytest.mark.parametrize("content, fragments", [
+    ("{not json", ["arch.json", "JSON"]),
+    ('{"layers": [{"aggregator": "transformer"}]}', ["arch.json", "layers[0].aggregator", "transformer"]),
+    ('{"embedding_dim": -4}', ["arch.json", "embedding_dim", "-4"]),
+    ('{"skip": "residual", "layers": [], "colour": 1}', ["arch.json", "colour"]),
+])
+def test_bad_arch_json_gives_one_line(capsys, tmp_path, content, fragments):
+    path = tmp_path / "arch.json"
+    path.write_text(content)
+    code, _, err = run(capsys, "train", "--arch", str(path))
+    assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["train", "--arch", "missing.json"], ["missing.json", "no such file"]),
+    (["train", "--arch", "popularity", "--layers", "2"], ["popularity", "layers"]),
+    (["train", "--layers", "-1"], ["--layers", "-1"]),
+])
+def test_bad_arch_arguments(capsys, argv, fragments):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, *fragments)

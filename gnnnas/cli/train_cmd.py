@@ -15,7 +15,7 @@ import torch
 from gnnnas.data import add_data_arguments, load_dataset, options_from_args
 from gnnnas.device import resolve_device
 from gnnnas.errors import GnnnasError
-from gnnnas.models.registry import ARCHITECTURES, ModelSettings
+from gnnnas.models.registry import architecture_names, override, resolve_architecture
 from gnnnas.pipeline import RunReport, train_and_evaluate
 from gnnnas.training import TrainConfig, TrainingDiverged
 
@@ -31,24 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train and evaluate one architecture",
                        description="Train one architecture with early stopping on the validation split "
                                    "and report validation and test metrics.")
-    p.add_argument("--arch", default="lightgcn", metavar="NAME",
-                   help=f"architecture: {', '.join(ARCHITECTURES)} (default: lightgcn)")
+    p.add_argument("--arch", default="lightgcn", metavar="NAME|FILE",
+                   help=f"a preset or baseline ({', '.join(architecture_names())}) or an architecture JSON file "
+                        "(default: lightgcn)")
     add_data_arguments(p)
     d = TrainConfig()
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=_positive_int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
-    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
-    g.add_argument("--layers", type=int, default=3, help="propagation layers (default 3)")
-    g.add_argument("--dim", type=_positive_int, default=64, help="embedding size (default 64)")
-    g.add_argument("--lr", type=float, default=d.lr)
-    g.add_argument("--l2", type=float, default=d.l2, help="L2 weight on the batch's layer-0 embeddings")
-    g.add_argument("--negatives", type=_positive_int, default=d.num_negatives, help="negatives per positive")
+    g.add_argument("--batch-size", type=_positive_int, default=None, help="training pairs per batch (default: the architecture's)")
+    g.add_argument("--layers", type=int, default=None,
+                   help="number of layers, repeating the architecture's last layer (default: the architecture's)")
+    g.add_argument("--dim", type=_positive_int, default=None, help="embedding and hidden size (default: the architecture's)")
+    g.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the architecture's)")
+    g.add_argument("--l2", type=float, default=None,
+                   help="L2 weight on the batch's layer-0 embeddings (default: the architecture's)")
+    g.add_argument("--negatives", type=_positive_int, default=None, help="negatives per positive (default: the architecture's)")
     g.add_argument("--eval-every", type=_positive_int, default=d.eval_every, help="epochs between validations")
     g.add_argument("--patience", type=_positive_int, default=d.patience,
                    help="validations without improvement before stopping")
     g.add_argument("--metric", default=d.metric, help="validation metric for early stopping (default ndcg@20)")
     g.add_argument("--ks", default="10,20", help="cut-offs K of the reported metrics")
-    g.add_argument("--edge-dropout", type=float, default=0.0)
+    g.add_argument("--edge-dropout", type=float, default=None, help="fraction of edges dropped per batch")
     g.add_argument("--refit", action="store_true",
                    help="after selecting the epoch on validation, retrain on train+validation and report test")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
@@ -64,20 +67,30 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         ks = tuple(int(k) for k in args.ks.split(","))
     except ValueError:
         raise GnnnasError(f"--ks {args.ks!r}: expected comma-separated integers such as 10,20") from None
-    if args.layers < 0:
-        raise GnnnasError(f"--layers {args.layers}: expected an integer >= 0")
     try:
-        return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
-                           num_negatives=args.negatives, eval_every=args.eval_every, patience=args.patience,
-                           metric=args.metric, ks=ks, edge_dropout=args.edge_dropout, seed=args.seed,
+        return TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience,
+                           metric=args.metric, ks=ks, seed=args.seed,
                            progress=False if (args.quiet or args.json) else None)
     except ValueError as err:
         raise GnnnasError(f"training option: {err}") from None
 
 
+def _architecture(args: argparse.Namespace):
+    arch = resolve_architecture(args.arch)
+    if args.layers is not None and args.layers < 0:
+        raise GnnnasError(f"--layers {args.layers}: expected an integer >= 0")
+    overrides = dict(layers=args.layers, dim=args.dim, lr=args.lr, l2=args.l2, batch_size=args.batch_size,
+                     negatives=args.negatives, edge_dropout=args.edge_dropout)
+    if isinstance(arch, str):
+        given = [k for k, v in overrides.items() if v is not None]
+        if given:
+            raise GnnnasError(f"--arch {arch}: a baseline has no {given[0].replace('_', '-')} to set")
+        return arch
+    return override(arch, **overrides)
+
+
 def _train(args: argparse.Namespace) -> int:
-    if args.arch not in ARCHITECTURES:
-        raise GnnnasError(f"--arch {args.arch!r}: unknown architecture; expected one of {', '.join(ARCHITECTURES)}")
+    arch = _architecture(args)
     config = _config(args)
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
@@ -85,11 +98,10 @@ def _train(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, options_from_args(args))
     device = resolve_device(args.device)
     try:
-        report = train_and_evaluate(dataset, args.arch, ModelSettings(args.dim, args.layers), config, device,
-                                    refit=args.refit)
+        report = train_and_evaluate(dataset, arch, config, device, refit=args.refit)
     except TrainingDiverged as err:
         raise GnnnasError(f"training diverged ({err}); try a lower --lr") from None
-    summary = dict(report.to_dict(), arch=args.arch, dataset=dataset.name, device=str(device),
+    summary = dict(report.to_dict(), arch_name=args.arch, dataset=dataset.name, device=str(device),
                    config=config.to_dict())
     if out is not None:
         _write_outputs(out, report, summary)
@@ -118,7 +130,9 @@ def _write_outputs(out: Path, report: RunReport, summary: dict) -> None:
 def _print_report(summary: dict, report: RunReport) -> None:
     val, test = summary["val"], summary["test"]
     names = list(test)
-    print(f"{summary['arch']} on {summary['dataset']} ({summary['device']}): {summary['params']:,} parameters, "
+    if not isinstance(report.arch, str):
+        print(f"architecture: {report.arch}")
+    print(f"{summary['arch_name']} on {summary['dataset']} ({summary['device']}): {summary['params']:,} parameters, "
           f"best epoch {summary['best_epoch']} of {summary['epochs_run']} ({summary['stopped']}), "
           f"{summary['epoch_seconds']:.2f} s/epoch, {summary['seconds']:.1f} s in all", file=sys.stdout)
     print(f"{'metric':<14}{'validation':>12}{'test':>12}")
