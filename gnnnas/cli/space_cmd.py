@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from gnnnas.models.presets import PRESETS
 from gnnnas.space import FIELDS, SearchSpace, list_spaces, load_space
 from gnnnas.space.distributions import Fixed
+from gnnnas.space.space import PRESET_PARAM
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def format_count(space: SearchSpace) -> str:
-    """``1,234`` or ``1,234 (+2 float dims)``: float ranges count once in :meth:`SearchSpace.count`."""
+    """``1,234`` or ``1,234 (+2 float dims)``: float ranges count once in :meth:`SearchSpace.count`.
+
+    Presets are included in the count (one each).
+    """
     text = f"{space.count():,}"
-    return f"{text} (+{len(space.continuous)} float dims)" if space.continuous else text
+    return f"{text} (+{len(space.continuous)} float dims)" if space.searched and space.continuous else text
 
 
 def _spaces(args: argparse.Namespace) -> int:
@@ -40,13 +45,34 @@ def _spaces(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     space = load_space(args.space)
+    notes = []
+    if space.presets:
+        notes.append(f"includes {len(space.presets)} presets" if space.searched else "presets only")
+    if space.searched and space.continuous:
+        notes.append(f"float ranges {', '.join(space.continuous)} counted once each")
     header = [("space", space.name), ("description", space.description), ("file", str(space.path)),
-              ("architectures", f"{space.count():,}" + (
-                  f" (float ranges {', '.join(space.continuous)} counted once each)" if space.continuous else ""))]
+              ("architectures", f"{space.count():,}" + (f" ({'; '.join(notes)})" if notes else ""))]
+    if space.presets:
+        choices = f", choices {', '.join(space.preset_choices)}" if space.searched else ""
+        header.append(("presets", f"{', '.join(space.presets)} (parameter {PRESET_PARAM!r}{choices})"))
     width = max(len(k) for k, _ in header)
     for key, value in header:
         print(f"{key:<{width}}  {value}")
     print()
+    if space.presets:
+        _table([("PRESET", "DESCRIPTION"), *((name, PRESETS[name].description) for name in space.presets)])
+        print()
+    if space.searched:
+        _show_dimensions(space)
+    else:
+        print("searched: nothing (no architecture, layers or training section; the space is its presets)")
+    s = space.search
+    print(f"search: max_epochs {s.max_epochs}, patience {s.patience}, eval_every {s.eval_every}, "
+          f"metric {s.metric}")
+    return 0
+
+
+def _show_dimensions(space: SearchSpace) -> None:
     rows = [("DIMENSION", "SECTION", "TYPE", "VALUES", "PER LAYER", "WHEN")]
     for dim in sorted(space.declared, key=lambda d: list(FIELDS).index(d.name)):
         when = " and ".join(c.describe() + (" (implied)" if c.implicit else "") for c in dim.conditions)
@@ -56,10 +82,6 @@ def _show(args: argparse.Namespace) -> int:
     defaults = [f"{d.name}={d.distribution.describe()}" for d in space.dimensions if not d.declared]
     if defaults:
         print(f"\ndefaults: {', '.join(defaults)}")
-    s = space.search
-    print(f"search: max_epochs {s.max_epochs}, patience {s.patience}, eval_every {s.eval_every}, "
-          f"metric {s.metric}")
-    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ File format
       patience: 5                        #   evaluations without improvement (>= 1)
       eval_every: 1                      #   epochs between evaluations (<= max_epochs)
       metric: ndcg@20                    #   NAME@K, NAME in recall ndcg precision hitrate mrr coverage
+    presets: [gat]                       # optional; named architectures (gnnnas.models.presets) added as-is
     architecture:                        # one value per architecture
       embedding_dim: [32, 64, 128]       # a list: categorical choices
       skip: residual                     # a scalar: fixed value
@@ -74,11 +75,19 @@ input's), ``heads`` and ``head_combine`` (attention aggregators only) carry
 that restriction implicitly. Attention layers that concatenate heads need
 ``hidden`` divisible by ``heads``; the file must allow no pair that is not.
 
+``presets: [NAME, ...]`` (non-empty, distinct names of
+:data:`gnnnas.models.presets.PRESETS`) makes the space the union of the
+declared dimensions and those fixed architectures: sampling first suggests
+``preset`` from ``searched`` plus the names, and a chosen preset is returned
+as is with nothing else suggested. A file with presets and no
+``architecture``, ``layers`` or ``training`` section is only its presets.
+
 Parameter names
 ---------------
 Architecture fields and ``num_layers``: the field name (``embedding_dim``);
 training fields: ``training.lr``; shared per-layer fields: the field name
 (``aggregator``); independent ones: ``layer0.aggregator``, ``layer1.heads``.
+With presets, ``preset`` comes first (``searched`` or a preset name).
 Only active dimensions are suggested, so Optuna's samplers see the
 conditional structure; fixed values never appear in ``trial.params``.
 """

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gnnnas.models.presets import PRESETS
 from gnnnas.space.conditions import ParsedDimension, resolve
 from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
 from gnnnas.space.fields import FIELDS, SECTIONS, Field, Integer, Number, OneOf, section_fields
@@ -19,7 +20,7 @@ from gnnnas.space.settings import SearchSettings
 from gnnnas.space.source import KeyPath, Source, describe_value, parse_yaml, read_text
 from gnnnas.space.space import GLOBAL, INDEPENDENT, SHARED, SearchSpace
 
-TOP_KEYS = ("name", "description", "search", *SECTIONS)
+TOP_KEYS = ("name", "description", "search", "presets", *SECTIONS)
 PER_LAYER_MODES = (INDEPENDENT, SHARED)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -52,11 +53,16 @@ def build_space(data: Any, source: Source, path: Path | None = None) -> SearchSp
         source.fail(("name",), f"{name!r} is not a valid name; expected letters, digits, '_', '-' or '.'")
     description = _text(data, "description", source)
     settings = _search_settings(data.get("search"), source)
+    presets = _presets(data["presets"], source) if "presets" in data else ()
     parsed: list[ParsedDimension] = []
     for section in SECTIONS:
         parsed += _section(data.get(section), section, source)
     dimensions = resolve(parsed, source)
-    return SearchSpace(name=name, description=description, dimensions=dimensions, search=settings, path=path)
+    # A file that lists presets and writes no section at all is only its presets; a section key,
+    # even an empty one, keeps the declared space (its ArchSpec defaults at least) in the union.
+    searched = not presets or any(section in data for section in SECTIONS)
+    return SearchSpace(name=name, description=description, dimensions=dimensions, search=settings, path=path,
+                       presets=presets, searched=searched)
 
 
 # --- small checks ------------------------------------------------------------
@@ -115,6 +121,26 @@ def _search_settings(raw: Any, source: Source) -> SearchSettings:
         source.fail(path + ("eval_every",), f"{values['eval_every']} evaluates after max_epochs="
                                             f"{values['max_epochs']}; expected at most max_epochs")
     return SearchSettings(**values)
+
+
+# --- presets -----------------------------------------------------------------------
+def _presets(raw: Any, source: Source) -> tuple[str, ...]:
+    path: KeyPath = ("presets",)
+    known = ", ".join(PRESETS)
+    if not isinstance(raw, list):
+        source.fail(path, f"got {describe_value(raw)}; expected a list of preset names (from {known})")
+    if not raw:
+        source.fail(path, f"no presets; expected a non-empty list of preset names (from {known})")
+    names: list[str] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, str):
+            source.fail(path + (i,), f"got {describe_value(item)}; expected a preset name, one of {known}")
+        if item not in PRESETS:
+            source.fail(path + (i,), f"unknown preset {item!r}; expected one of {known}")
+        if item in names:
+            source.fail(path + (i,), f"{item!r} is listed twice; expected distinct presets")
+        names.append(item)
+    return tuple(names)
 
 
 # --- dimensions ------------------------------------------------------------------

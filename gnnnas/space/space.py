@@ -11,6 +11,15 @@ Parameter names are flat and stable:
 
 A dimension whose condition does not hold is not suggested at all (so Optuna
 sees the conditional structure) and its field keeps the ArchSpec default.
+
+A space may also list named presets (:data:`gnnnas.models.presets.PRESETS`)
+as fixed points: it is then the union of the declared space and those
+architectures, and sampling first suggests the categorical ``preset`` from
+``"searched"`` plus the preset names (just the preset names when the file
+declares no ``architecture``, ``layers`` or ``training`` section). A chosen
+preset is returned as is and nothing else is suggested; ``"searched"`` goes
+on to the declared dimensions. Without presets nothing changes: no
+``preset`` parameter, the same parameters and samples as before.
 Conditions compare *effective* values: the sampled value where the dimension
 is active, the ArchSpec default where it is not. A shared per-layer dimension
 whose condition refers to an independent one is suggested once if the
@@ -27,6 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from gnnnas.models.presets import PRESETS
 from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec
 from gnnnas.space.distributions import Distribution, FloatRange, TrialLike
 from gnnnas.space.fields import Field
@@ -34,6 +44,10 @@ from gnnnas.space.settings import SearchSettings
 from gnnnas.space.trials import RandomTrial, ReplayTrial
 
 GLOBAL, SHARED, INDEPENDENT = "global", "shared", "independent"
+#: The parameter that picks a preset (or the declared space) in a space with ``presets``.
+PRESET_PARAM = "preset"
+#: The ``preset`` choice that samples the declared dimensions.
+SEARCHED = "searched"
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,10 @@ class SearchSpace:
 
     ``dimensions`` holds every ArchSpec field in sampling order (a field the
     file does not mention is a fixed, undeclared dimension at its default).
+    ``presets`` names fixed architectures from
+    :data:`~gnnnas.models.presets.PRESETS` that belong to the space too;
+    ``searched`` is False for a space that is only its presets (its
+    ``dimensions`` are then never sampled).
     """
 
     name: str
@@ -103,6 +121,15 @@ class SearchSpace:
     dimensions: tuple[Dimension, ...]
     search: SearchSettings = field(default_factory=SearchSettings)
     path: Path | None = None
+    presets: tuple[str, ...] = ()
+    searched: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.presets if name not in PRESETS]
+        if unknown:
+            raise ValueError(f"unknown preset {unknown[0]!r}; expected one of {', '.join(PRESETS)}")
+        if not self.searched and not self.presets:
+            raise ValueError("a space with no searched dimensions needs at least one preset")
 
     # --- introspection -------------------------------------------------
     @property
@@ -134,6 +161,18 @@ class SearchSpace:
         return not self.continuous
 
     @property
+    def preset_choices(self) -> tuple[str, ...]:
+        """The choices of the ``preset`` parameter: ``"searched"`` (if the file declares any) and the presets."""
+        if not self.presets:
+            return ()
+        return ((SEARCHED,) if self.searched else ()) + self.presets
+
+    @property
+    def preset_specs(self) -> dict[str, ArchSpec]:
+        """Preset name -> its architecture, in the file's order."""
+        return {name: PRESETS[name].spec for name in self.presets}
+
+    @property
     def label(self) -> str:
         """How messages name this space: its file, else its name."""
         return str(self.path) if self.path else self.name
@@ -144,7 +183,13 @@ class SearchSpace:
 
         ``trial`` may be an ``optuna.Trial``, an ``optuna.trial.FixedTrial``,
         a :class:`RandomTrial` or anything else with the same three methods.
+        In a space with presets the first suggestion is ``preset``; a chosen
+        preset is returned as is, with nothing else suggested.
         """
+        if self.presets:
+            choice = trial.suggest_categorical(PRESET_PARAM, self.preset_choices)
+            if choice != SEARCHED:
+                return PRESETS[choice].spec
         return self._assemble(self._draw(trial))
 
     def sample_random(self, n: int, seed: int | None = 0) -> list[ArchSpec]:
@@ -200,11 +245,17 @@ class SearchSpace:
         this is the size of the discrete skeleton. With
         ``include_continuous=True`` a space with float ranges returns
         ``math.inf``.
+
+        Presets add one each. They are not deduplicated against the declared
+        space: a preset that the declared dimensions can also produce counts
+        twice (the union is counted as a sum, an upper bound in that case).
         """
         from gnnnas.space.counting import count_architectures
+        if not self.searched:
+            return len(self.presets)
         if include_continuous and self.continuous:
             return math.inf
-        return count_architectures(self.global_dimensions, self.layer_dimensions)
+        return count_architectures(self.global_dimensions, self.layer_dimensions) + len(self.presets)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.description}"
