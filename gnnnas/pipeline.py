@@ -33,6 +33,7 @@ class RunReport:
     test: dict[str, float]
     seconds: float
     refit: bool
+    dataset: Dataset | None = None  # what the model was trained on (train + validation when refitted)
 
     def to_dict(self) -> dict:
         r = self.result
@@ -82,4 +83,4 @@ def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config
         Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()
         dataset = full
     test = Evaluator(dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
-    return RunReport(arch, model, result, val, test, time.perf_counter() - started, refit)
+    return RunReport(arch, model, result, val, test, time.perf_counter() - started, refit, dataset)

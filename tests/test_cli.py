@@ -54,7 +54,8 @@ def test_train_json_and_outputs(capsys, tiny_csv, tmp_path):
     assert {"epoch_seconds", "best_epoch", "val", "test"} <= set(summary)
     assert summary["epoch_seconds"] > 0 and 1 <= summary["best_epoch"] <= 3
     assert {"recall@20", "ndcg@20", "precision@10", "hitrate@10", "mrr@20", "coverage@20"} <= set(summary["test"])
-    assert sorted(p.name for p in out_dir.iterdir()) == ["history.csv", "metrics.json", "model.pt"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["history.csv", "metrics.json", "model"]
+    assert {"metadata.json", "spec.json", "weights.pt"} <= {p.name for p in (out_dir / "model").iterdir()}
     assert json.loads((out_dir / "metrics.json").read_text())["best_epoch"] == summary["best_epoch"]
 
 

@@ -10,14 +10,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
-from gnnnas.data import add_data_arguments, load_dataset, options_from_args
+from gnnnas.data import Dataset, add_data_arguments, load_dataset, options_from_args
 from gnnnas.device import resolve_device
 from gnnnas.errors import GnnnasError
 from gnnnas.models.registry import architecture_names, override, resolve_architecture
 from gnnnas.pipeline import RunReport, train_and_evaluate
 from gnnnas.training import TrainConfig, TrainingDiverged
+
+#: The model bundle's folder inside ``--out`` (load it with gnnnas.load / gnnnas recommend).
+MODEL_DIR = "model"
 
 
 def _positive_int(text: str) -> int:
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="after selecting the epoch on validation, retrain on train+validation and report test")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     o = p.add_argument_group("output")
-    o.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, history.csv and model.pt here")
+    o.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, history.csv and the model bundle model/ here")
     o.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
@@ -95,6 +96,9 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise GnnnasError(f"--out {out}: exists and is not a folder")
+    if out is not None:
+        from gnnnas.export.bundle import check_target
+        check_target(out / MODEL_DIR)  # refuse before training, not after
     dataset = load_dataset(args.data, options_from_args(args))
     device = resolve_device(args.device)
     try:
@@ -104,23 +108,37 @@ def _train(args: argparse.Namespace) -> int:
     summary = dict(report.to_dict(), arch_name=args.arch, dataset=dataset.name, device=str(device),
                    config=config.to_dict())
     if out is not None:
-        _write_outputs(out, report, summary)
+        _write_outputs(out, report, summary, dataset)
     _print_report(summary, report)
+    if out is not None:
+        print(f"wrote {out}: metrics.json, history.csv and the model bundle {out / MODEL_DIR} "
+              f"(gnnnas recommend {out / MODEL_DIR} --user USER)")
     if args.json:
         print(json.dumps(summary))
     return 0
 
 
-def _write_outputs(out: Path, report: RunReport, summary: dict) -> None:
-    """Write into a temporary sibling folder first so a failure leaves nothing half-written."""
+def _write_outputs(out: Path, report: RunReport, summary: dict, dataset: Dataset) -> None:
+    """metrics.json, history.csv and the model bundle ``model/``.
+
+    Everything is written into a temporary sibling folder first, so a failure
+    leaves nothing half-written; the bundle replaces an earlier run's bundle
+    only once complete (:func:`gnnnas.export.save_bundle`).
+    """
+    from gnnnas.export.bundle import install_folder, save_bundle
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (tmp / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         import pandas as pd
         pd.DataFrame(report.result.history).to_csv(tmp / "history.csv", index=False)
-        torch.save(report.model.state_dict(), tmp / "model.pt")
+        extra = {"command": "train", "arch_name": summary["arch_name"], "best_epoch": summary["best_epoch"],
+                 "epochs_run": summary["epochs_run"], "stopped": summary["stopped"], "refit": report.refit,
+                 "device": summary["device"], "config": summary["config"]}
+        save_bundle(tmp / MODEL_DIR, report.arch, report.model, report.dataset or dataset,
+                    {"val": report.val, "test": report.test}, extra)
         out.mkdir(exist_ok=True)
+        install_folder(tmp / MODEL_DIR, out / MODEL_DIR)
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
     finally:

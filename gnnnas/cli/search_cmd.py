@@ -1,0 +1,231 @@
+"""``gnnnas search``, ``gnnnas worker``, ``gnnnas leaderboard``, ``gnnnas export`` and ``gnnnas controllers``.
+
+A thin layer over :mod:`gnnnas.search.api`: parse, call, print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gnnnas.data import add_data_arguments, options_from_args
+from gnnnas.errors import GnnnasError
+
+SUMMARY_TOP = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="search a space for the best architecture on a dataset",
+                       description="Search a space of GNN recommenders: propose, train, prune and rank candidates "
+                                   "in an Optuna study. Re-running the same command continues the study.")
+    p.add_argument("--space", default="default", metavar="NAME|PATH",
+                   help="bundled space name or .yaml file (default: default; see gnnnas spaces)")
+    add_data_arguments(p)
+    s = p.add_argument_group("search")
+    s.add_argument("--controller", default="optuna-tpe", help="what proposes candidates (default optuna-tpe; "
+                                                               "see gnnnas controllers)")
+    s.add_argument("--pruner", default="asha", help="what stops weak candidates early: asha, median, hyperband, "
+                                                    "none (default asha)")
+    s.add_argument("--trials", type=int, default=20, help="finished trials in the whole study, shared by all "
+                                                          "workers (default 20)")
+    s.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop this process after SECONDS; the running trial is recorded PRUNED")
+    s.add_argument("--max-epochs", type=int, default=None, help="epochs per candidate (default: the space's)")
+    s.add_argument("--patience", type=int, default=None,
+                   help="evaluations without improvement before a candidate stops (default: the space's)")
+    s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")
+    s.add_argument("--metric", default=None, help="validation metric to maximise, NAME@K (default: the space's)")
+    s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    s.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per trial (default: the cores divided by this machine's running workers)")
+    o = p.add_argument_group("storage and output")
+    o.add_argument("--storage", default=None, metavar="URL",
+                   help="sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or journal:FILE "
+                        "(default: sqlite:///OUT/study.db; journal: is best for many local workers)")
+    o.add_argument("--study", default=None, metavar="NAME", help="study name (default: the space name)")
+    o.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/STUDY)")
+    o.add_argument("--keep-weights", type=int, default=3, metavar="K",
+                   help="keep the weights of the K best trials under OUT/trials (default 3)")
+    o.add_argument("--top", type=int, default=SUMMARY_TOP, help=f"leaderboard rows printed at the end "
+                                                                f"(default {SUMMARY_TOP})")
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_search)
+
+    w = sub.add_parser("worker", help="join an existing search as one more worker",
+                       description="Run trials of an existing study (created by gnnnas search) until its budget "
+                                   "is met. Space, data, metric, controller and pruner come from the study.")
+    w.add_argument("--storage", required=True, metavar="URL", help="the study's storage URL")
+    w.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+    w.add_argument("--trials", type=int, default=None, help="budget of finished trials (default: the study's)")
+    w.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="stop this worker after SECONDS")
+    w.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    w.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per trial (default: the cores divided by this machine's running workers)")
+    w.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for weights, leaderboard.csv and best/ (default: the SQLite file's folder, "
+                        "else runs/STUDY)")
+    w.add_argument("--data", default=None, metavar="PATH",
+                   help="the study's dataset, when it lives at another path on this machine")
+    w.add_argument("--keep-weights", type=int, default=3, metavar="K", help="weights of the K best trials kept")
+    w.add_argument("--no-export", action="store_true", help="do not export the best trial to OUT/best at the end")
+    w.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    w.set_defaults(func=_worker)
+
+    lb = sub.add_parser("leaderboard", help="print the leaderboard of a search",
+                        description="Rank the trials of the search in DIR (its search.json names the storage) "
+                                    "by validation metric.")
+    lb.add_argument("dir", metavar="DIR", help="the search's --out folder")
+    lb.add_argument("--top", type=int, default=10, help="rows to print (default 10; 0: all)")
+    lb.add_argument("--csv", action="store_true", help="print every row as CSV instead")
+    lb.add_argument("--storage", default=None, metavar="URL", help="storage URL (default: from DIR/search.json)")
+    lb.set_defaults(func=_leaderboard)
+
+    ex = sub.add_parser("export", help="export a trial of a search as a model bundle",
+                        description="Write a trial as a model bundle (loadable with gnnnas.load): its kept weights, "
+                                    "or the architecture retrained for its best epoch count.")
+    ex.add_argument("dir", metavar="DIR", help="the search's --out folder")
+    ex.add_argument("--trial", type=int, default=None, help="trial number (default: the best completed trial)")
+    ex.add_argument("--to", default=None, metavar="PATH", help="bundle folder (default: DIR/trial-N)")
+    ex.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    ex.add_argument("--storage", default=None, metavar="URL", help="storage URL (default: from DIR/search.json)")
+    ex.add_argument("--data", default=None, metavar="PATH", help="the study's dataset, when it moved")
+    ex.set_defaults(func=_export)
+
+    c = sub.add_parser("controllers", help="list search controllers and pruners")
+    c.set_defaults(func=_controllers)
+
+
+# --- commands -------------------------------------------------------------------
+def _search(args: argparse.Namespace) -> int:
+    from gnnnas.search.api import SearchInterrupted, search
+    options = {k: v for k, v in options_from_args(args).to_dict().items() if k != "seed"}
+    try:
+        result = search(space=args.space, data=args.data, controller=args.controller, pruner=args.pruner,
+                        trials=args.trials, timeout=args.timeout, max_epochs=args.max_epochs, metric=args.metric,
+                        storage=args.storage, study=args.study, out=args.out, device=args.device, seed=args.seed,
+                        quiet=args.quiet, patience=args.patience, eval_every=args.eval_every,
+                        keep_weights=args.keep_weights, threads=args.threads, **options)
+    except SearchInterrupted as stop:
+        print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
+              "run the same command to resume", file=sys.stderr)
+        return 130
+    print_summary(result, top=args.top)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from gnnnas.search.api import SearchInterrupted, join
+    try:
+        result = join(storage=args.storage, study=args.study, trials=args.trials, device=args.device, out=args.out,
+                      quiet=args.quiet, data=args.data, timeout=args.timeout, keep_weights=args.keep_weights,
+                      export=not args.no_export, threads=args.threads)
+    except SearchInterrupted as stop:
+        print(f"gnnnas: interrupted; finished trials are recorded in the study (weights in {stop.out})",
+              file=sys.stderr)
+        return 130
+    print_summary(result, top=SUMMARY_TOP)
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from gnnnas.search.api import open_folder
+    from gnnnas.search.leaderboard import format_table, leaderboard, study_metric
+    if args.top < 0:
+        raise GnnnasError(f"--top {args.top}: expected an integer >= 0 (0: all rows)")
+    study, _, _ = open_folder(args.dir, args.storage)
+    df = leaderboard(study)
+    if args.csv:
+        df.to_csv(sys.stdout, index=False)
+    else:
+        print(format_table(df, study_metric(study), top=args.top or None))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from optuna.trial import TrialState
+
+    from gnnnas.device import resolve_device
+    from gnnnas.search.api import load_study_dataset, open_folder
+    from gnnnas.search.best import best_complete, export_trial
+    device = resolve_device(args.device)
+    study, _, _ = open_folder(args.dir, args.storage)
+    if args.trial is None:
+        trial = best_complete(study)
+        if trial is None:
+            raise GnnnasError(f"{args.dir}: no completed trial to export; pass --trial N")
+    else:
+        numbers = {t.number: t for t in study.get_trials(deepcopy=False)}
+        if args.trial not in numbers:
+            raise GnnnasError(f"--trial {args.trial}: no such trial in study {study.study_name!r} "
+                              f"(trials 0..{max(numbers) if numbers else -1})")
+        trial = numbers[args.trial]
+        if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+            raise GnnnasError(f"--trial {args.trial}: still running; export it when it has finished")
+    dataset = load_study_dataset(study, args.data)
+    to = Path(args.to) if args.to else Path(args.dir) / f"trial-{trial.number}"
+    exported = export_trial(study, trial, dataset, Path(args.dir), to, device)
+    print(f"exported {exported.describe()} to {exported.path}")
+    return 0
+
+
+def _controllers(args: argparse.Namespace) -> int:
+    from gnnnas.search.controllers import CONTROLLERS
+    from gnnnas.search.pruners import DEFAULT_PRUNER, PRUNERS
+    rows = [(name, ("multi-fidelity; " if cls.multi_fidelity else "") + cls.description)
+            for name, cls in sorted(CONTROLLERS.items())]
+    _table("CONTROLLER", rows, default="optuna-tpe")
+    print()
+    _table("PRUNER", [(name, p.description) for name, p in PRUNERS.items()], default=DEFAULT_PRUNER)
+    return 0
+
+
+# --- output ---------------------------------------------------------------------------
+def _table(title: str, rows: list[tuple[str, str]], default: str) -> None:
+    rows = [(name + (" *" if name == default else ""), text) for name, text in rows]
+    width = max(len(title), *(len(name) for name, _ in rows))
+    print(f"{title:<{width}}  DESCRIPTION")
+    for name, text in rows:
+        print(f"{name:<{width}}  {text}")
+    print("* default")
+
+
+_FILES = {
+    "leaderboard": "every trial ranked by validation {metric}",
+    "best": "best completed trial as a model bundle: gnnnas.load('{path}')",
+    "report": "HTML report",
+    "storage": "the Optuna study: re-run the same command to continue it",
+}
+
+
+def print_summary(result, top: int = SUMMARY_TOP) -> None:
+    """The top of the leaderboard and where everything was written."""
+    from gnnnas.search.budget import counts
+    from gnnnas.search.leaderboard import format_table, study_metric
+    study, df = result.study, result.leaderboard
+    metric = study_metric(study)
+    print(format_table(df, metric, top=top if top > 0 else None))
+    print()
+    by_status = df["status"].value_counts().to_dict() if not df.empty else {}
+    states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
+    total = study.user_attrs.get("trials")
+    print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
+    if result.exported is not None:
+        row = df[df["trial"] == result.exported.trial].iloc[0]
+        print(f"best: {result.exported.describe()}; validation {metric} {row[f'val_{metric}']:.4f}, "
+              f"test {row[f'test_{metric}']:.4f}")
+    elif not (df["status"] == "complete").any() if not df.empty else True:
+        print("best: no trial completed")
+    print(f"written to {result.out}:")
+    names = {"leaderboard": "leaderboard.csv", "best": "best/", "report": "report.html"}
+    for key, path in result.files.items():
+        label = names.get(key, Path(path).name + ("/" if Path(path).is_dir() else ""))
+        text = _FILES.get(key, "").format(metric=metric, path=path)
+        print(f"  {label:<16} {text}".rstrip())
+    weights = sorted((Path(result.out) / "trials").glob("*/model.pt"))
+    if weights:
+        print(f"  {'trials/':<16} weights of trials {', '.join(p.parent.name for p in weights)} "
+              f"(gnnnas export {result.out} --trial N)")
+    print(f"  {'search.json':<16} what was searched, for gnnnas leaderboard/export {result.out}")
+    if not result.files.get("storage"):
+        print(f"  storage: {result.storage} (study {study.study_name})")

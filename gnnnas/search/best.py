@@ -1,0 +1,91 @@
+"""Export a trial of a study as a model bundle (:func:`gnnnas.export.save_bundle`).
+
+The trial's weights come from ``<out>/trials/<n>/model.pt`` when this machine
+kept them; otherwise the architecture is rebuilt and retrained
+deterministically (the trial's seed) for its recorded best epoch count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from gnnnas.data.dataset import Dataset
+from gnnnas.errors import GnnnasError
+from gnnnas.graph import BipartiteGraph
+from gnnnas.models.base import Recommender
+from gnnnas.models.registry import build_model
+from gnnnas.models.spec import ArchSpec
+from gnnnas.pipeline import train_config
+from gnnnas.search.weights import weights_path
+from gnnnas.training import TrainConfig, Trainer
+
+
+@dataclass
+class Exported:
+    path: Path
+    trial: int
+    source: str  # "weights" (loaded from model.pt) or "retrained"
+    epochs: int
+
+    def describe(self) -> str:
+        how = (f"weights from trials/{self.trial}/model.pt" if self.source == "weights"
+               else f"retrained for {self.epochs} epochs (weights not kept on this machine)")
+        return f"trial {self.trial}, {how}"
+
+
+def ks_for(metric: str) -> tuple[int, ...]:
+    k = int(metric.partition("@")[2])
+    return tuple(sorted({10, 20, k}))
+
+
+def best_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+
+
+def trial_model(study: optuna.Study, trial: optuna.trial.FrozenTrial, dataset: Dataset, out: Path,
+                device: torch.device) -> tuple[Recommender, ArchSpec, str, int]:
+    """(model with the trial's weights, spec, "weights" | "retrained", epochs)."""
+    attrs = trial.user_attrs
+    if "spec" not in attrs:
+        raise GnnnasError(f"trial {trial.number} has no recorded architecture")
+    spec = ArchSpec.from_dict(attrs["spec"])
+    best_epoch = int(attrs.get("best_epoch") or 0)
+    if best_epoch < 1:
+        raise GnnnasError(f"trial {trial.number} ({trial.state.name}) has no trained epoch to export")
+    origin = int(attrs.get("reused_from", trial.number))
+    seed = int(attrs.get("seed", study.user_attrs.get("seed", 0)))
+    graph = BipartiteGraph.of(dataset.train, dataset.n_items, device)
+    model = build_model(spec, graph, seed, device)
+    path = weights_path(out, origin)
+    if path.is_file():
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        return model, spec, "weights", best_epoch
+    metric = str(study.user_attrs.get("metric", "ndcg@20"))
+    config = train_config(spec, TrainConfig(epochs=best_epoch, eval_every=best_epoch, patience=1, metric=metric,
+                                            ks=ks_for(metric), seed=seed, progress=False))
+    Trainer(model, dataset, config, graph=graph).fit()
+    return model, spec, "retrained", best_epoch
+
+
+def export_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, dataset: Dataset, out: Path, to: Path,
+                 device: torch.device) -> Exported:
+    """Write ``trial`` as a model bundle at ``to``."""
+    try:
+        from gnnnas.export import save_bundle
+    except ImportError as err:  # pragma: no cover - the export package ships with gnnnas
+        raise GnnnasError(f"model bundles are not available in this installation ({err})") from None
+    model, spec, source, epochs = trial_model(study, trial, dataset, out, device)
+    attrs = trial.user_attrs
+    metrics = {"val": attrs.get("val") or {}, "test": attrs.get("test") or {}}
+    extra = {"study": study.study_name, "trial": trial.number, "state": trial.state.name.lower(),
+             "weights": source, "epochs": epochs, "metric": study.user_attrs.get("metric"),
+             "space": (study.user_attrs.get("space") or {}).get("name"), "controller": attrs.get("controller"),
+             "seed": attrs.get("seed")}
+    path = save_bundle(Path(to), spec, model, dataset, metrics, extra)
+    return Exported(Path(path), trial.number, source, epochs)

@@ -1,0 +1,147 @@
+"""The leaderboard: every trial of a study ranked by its validation metric.
+
+Completed trials first (by their told value, the best validation value),
+then pruned ones (by the best value they reported), then running and failed
+ones. Test metrics are shown for reporting; ranking never reads them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from gnnnas.search.budget import is_surplus
+
+DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "lr", "l2")
+_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.RUNNING: 2, TrialState.WAITING: 2,
+          TrialState.FAIL: 3}
+#: Columns of the printed table (the CSV has them all).
+SHOWN = ("rank", "trial", "status", "val", "test", "layers", "aggregators", "dim", "hidden", "skip", "combination",
+         "lr", "l2", "params", "epochs", "seconds", "note")
+
+
+def study_metric(study: optuna.Study) -> str:
+    return str(study.user_attrs.get("metric", "ndcg@20"))
+
+
+def _dims(spec: dict | None) -> dict:
+    if not spec:
+        return {c: None for c in DIM_COLUMNS}
+    layers = spec.get("layers") or []
+    training = spec.get("training") or {}
+    join = lambda key: ">".join(str(l.get(key)) for l in layers) if layers else "-"  # noqa: E731
+    return {
+        "layers": len(layers),
+        "aggregators": join("aggregator"),
+        "dim": spec.get("embedding_dim"),
+        "hidden": join("hidden"),
+        "heads": join("heads"),
+        "skip": spec.get("skip"),
+        "combination": spec.get("combination"),
+        "scoring": spec.get("scoring"),
+        "lr": training.get("lr"),
+        "l2": training.get("l2"),
+    }
+
+
+def best_reported(trial: optuna.trial.FrozenTrial, metric: str) -> float:
+    """The value a trial is ranked by: told value, else its best evaluation (validation only)."""
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        return float(trial.value)
+    values = [float(v) for _, v in trial.user_attrs.get("curve") or []] or list(trial.intermediate_values.values())
+    val = (trial.user_attrs.get("val") or {}).get(metric)
+    if val is not None:
+        values.append(float(val))
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return max(finite) if finite else -math.inf
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial (over-budget surplus trials left out), best first; ``rank`` starts at 1."""
+    metric = study_metric(study)
+    extra = [] if metric == "recall@20" else ["recall@20"]
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if is_surplus(t):
+            continue
+        a = t.user_attrs
+        val, test = a.get("val") or {}, a.get("test") or {}
+        row = {"trial": t.number, "controller": a.get("controller"), "status": t.state.name.lower(),
+               **_dims(a.get("spec"))}
+        for m in [metric, *extra]:
+            row[f"val_{m}"] = val.get(m)
+            row[f"test_{m}"] = test.get(m)
+        row.update({"params": a.get("params"), "seconds": a.get("seconds"), "epochs": a.get("epochs"),
+                    "best_epoch": a.get("best_epoch"), "stopped": a.get("stopped"),
+                    "reused_from": a.get("reused_from"), "error": a.get("error"),
+                    "_order": _ORDER.get(t.state, 3), "_score": best_reported(t, metric)})
+        if row["status"] == "fail" and not row["error"]:
+            row["error"] = "worker stopped (no result recorded)"
+        rows.append(row)
+    columns = ["rank", "trial", "controller", "status", *DIM_COLUMNS]
+    for m in [metric, *extra]:
+        columns += [f"val_{m}", f"test_{m}"]
+    columns += ["params", "seconds", "epochs", "best_epoch", "stopped", "reused_from", "error"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["_order", "_score", "trial"], ascending=[True, False, True], kind="stable")
+    df.insert(0, "rank", range(1, len(df) + 1))
+    df = df.drop(columns=["_order", "_score"])[columns].reset_index(drop=True)
+    for col in ("reused_from", "params", "epochs", "best_epoch", "layers", "dim"):
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` to ``path`` atomically (a reader never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def _cell(value, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    if column in ("lr", "l2"):
+        return f"{float(value):.1e}"
+    if column == "seconds":
+        return f"{float(value):.1f}"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
+    """The leaderboard as aligned text: ``top`` rows (all when None), the columns of :data:`SHOWN`."""
+    if df.empty:
+        return "no trials yet"
+    rows = df if top is None else df.head(top)
+    header = [c if c not in ("val", "test") else f"{c}_{metric}" for c in SHOWN]
+    lines = [header]
+    for _, r in rows.iterrows():
+        note = ""
+        if not pd.isna(r["reused_from"]):
+            note = f"same as trial {r['reused_from']}"
+        elif r["status"] == "fail":
+            note = str(r["error"] or "")
+        elif r["stopped"] in ("pruned", "timeout"):
+            note = f"stopped: {r['stopped']}"
+        values = {**r.to_dict(), "val": r[f"val_{metric}"], "test": r[f"test_{metric}"], "note": note}
+        lines.append([_cell(values[c], c) for c in SHOWN])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(SHOWN))]
+    left = {"status", "aggregators", "hidden", "skip", "combination", "note"}
+    out = []
+    for line in lines:
+        cells = [cell.ljust(w) if SHOWN[i] in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
+        out.append("  ".join(cells).rstrip())
+    if top is not None and len(df) > top:
+        out.append(f"... {len(df) - top} more (leaderboard.csv has them all)")
+    return "\n".join(out)

@@ -1,0 +1,206 @@
+"""Running one suggested candidate: reuse an identical finished one, or train, report, prune, record.
+
+Everything a trial leaves is JSON in its user attrs:
+
+==============  ===============================================================
+``spec``        the architecture (``ArchSpec.to_dict()``); ``spec_key`` its key
+``controller``  who proposed it; ``worker`` ``hostname:pid``; ``seed``
+``curve``       ``[epoch, value]`` of the selection metric per evaluation
+``loss``        mean training loss per epoch
+``val``         every validation metric at the best epoch
+``test``        every test metric, ranked once after training (reporting only)
+``epochs``      epochs run; ``best_epoch``; ``max_epochs`` its budget
+``stopped``     max_epochs | early_stopping | pruned | timeout
+``seconds``     wall time of the trial; ``params`` parameter count
+``reused_from`` the trial whose results an identical architecture copied
+``error``       why a FAIL trial failed (exception type and message)
+==============  ===============================================================
+
+Selection reads only ``val`` (the told value is the best validation value).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import traceback
+from dataclasses import dataclass, replace
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from gnnnas.data.dataset import Dataset
+from gnnnas.evaluation import Evaluator
+from gnnnas.graph import BipartiteGraph
+from gnnnas.models.registry import build_model
+from gnnnas.pipeline import train_config
+from gnnnas.search.controllers.base import Suggestion
+from gnnnas.search.liveness import Heartbeat, worker_id
+from gnnnas.search.progress import Progress
+from gnnnas.search.weights import WeightKeeper
+from gnnnas.training import EvalEvent, TrainConfig, Trainer, TrainingDiverged
+
+#: Attrs copied from an identical finished trial instead of retraining.
+RESULT_ATTRS = ("val", "test", "curve", "loss", "epochs", "best_epoch", "max_epochs", "params", "stopped")
+
+
+class _Stop(Exception):
+    pass
+
+
+@dataclass
+class TrialContext:
+    """What every trial of one worker shares."""
+
+    study: optuna.Study
+    dataset: Dataset
+    device: torch.device
+    config: TrainConfig  # epochs = the search's max_epochs; patience, eval_every, metric, ks, seed
+    controller: str
+    keeper: WeightKeeper
+    progress: Progress
+    deadline: float | None = None  # time.monotonic() after which running trials stop
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def _floats(metrics: dict) -> dict:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def describe_error(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, RuntimeError) and ("out of memory" in str(err).lower()
+                                          or type(err).__name__ == "OutOfMemoryError"):
+        return f"{type(err).__name__}: out of memory ({text[:200]})"
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+def find_original(study: optuna.Study, key: str, number: int, max_epochs: int) -> optuna.trial.FrozenTrial | None:
+    """The earliest COMPLETE trial (other than ``number``) that trained architecture ``key`` with the same budget.
+
+    The budget matters for multi-fidelity controllers, which propose one
+    architecture at growing ``max_epochs``.
+    """
+    for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
+        a = t.user_attrs
+        if (t.number != number and a.get("spec_key") == key and t.value is not None
+                and a.get("max_epochs", max_epochs) == max_epochs):
+            return t
+    return None
+
+
+class TrialRunner:
+    """Runs suggestions of one worker; :meth:`run` returns the finished trial."""
+
+    def __init__(self, ctx: TrialContext):
+        self.ctx = ctx
+
+    def run(self, suggestion: Suggestion) -> optuna.trial.FrozenTrial:
+        ctx, trial, spec = self.ctx, suggestion.trial, suggestion.spec
+        started = time.perf_counter()
+        key = spec.key()
+        for name, value in (("worker", worker_id()), ("controller", ctx.controller), ("spec", spec.to_dict()),
+                            ("spec_key", key), ("seed", ctx.config.seed)):
+            trial.set_user_attr(name, value)
+        original = find_original(ctx.study, key, trial.number, suggestion.max_epochs or ctx.config.epochs)
+        if original is not None:
+            return self._reuse(trial, original, started)
+        ctx.progress.trial_started(trial.number)
+        with Heartbeat(ctx.study, trial._trial_id):
+            try:
+                return self._train(suggestion, started)
+            except KeyboardInterrupt:
+                try:
+                    trial.set_user_attr("error", "interrupted")
+                    trial.set_user_attr("seconds", time.perf_counter() - started)
+                    _tell(ctx.study, trial, state=TrialState.FAIL)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    pass  # interrupted after it was recorded: keep what was recorded
+                raise
+            except Exception as err:  # noqa: BLE001 - a failed candidate must not stop the search
+                return self._fail(trial, err, started)
+
+    # --- the three endings ------------------------------------------------
+    def _reuse(self, trial: optuna.Trial, original: optuna.trial.FrozenTrial, started: float) -> optuna.trial.FrozenTrial:
+        origin = original.user_attrs.get("reused_from", original.number)
+        for name in RESULT_ATTRS:
+            if name in original.user_attrs:
+                trial.set_user_attr(name, original.user_attrs[name])
+        trial.set_user_attr("reused_from", origin)
+        trial.set_user_attr("seconds", time.perf_counter() - started)
+        return _tell(self.ctx.study, trial, values=original.value)
+
+    def _fail(self, trial: optuna.Trial, err: BaseException, started: float) -> optuna.trial.FrozenTrial:
+        gc.collect()
+        if self.ctx.device.type == "cuda":
+            torch.cuda.empty_cache()
+        try:
+            trial.set_user_attr("error", describe_error(err))
+            if not isinstance(err, TrainingDiverged) and "out of memory" not in str(err).lower():
+                trial.set_user_attr("traceback", "".join(traceback.format_exception(err))[-4000:])
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+            return _tell(self.ctx.study, trial, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:  # it was recorded before the error: keep that
+            return self.ctx.study._storage.get_trial(trial._trial_id)
+
+    def _train(self, suggestion: Suggestion, started: float) -> optuna.trial.FrozenTrial:
+        ctx, trial, spec = self.ctx, suggestion.trial, suggestion.spec
+        max_epochs = suggestion.max_epochs or ctx.config.epochs
+        config = train_config(spec, replace(ctx.config, epochs=max_epochs, progress=False))
+        graph = BipartiteGraph.of(ctx.dataset.train, ctx.dataset.n_items, ctx.device)
+        model = build_model(spec, graph, config.seed, ctx.device)
+        curve: list[list[float]] = []
+        stop: list[str] = []
+
+        def monitor(event: EvalEvent) -> bool:
+            curve.append([event.epoch, float(event.value)])
+            ctx.progress.evaluated(trial.number, event.epoch, max_epochs, event.value)
+            if math.isfinite(event.value):
+                trial.report(float(event.value), event.epoch)
+            if ctx.past_deadline():
+                stop.append("timeout")
+            elif suggestion.prunable and trial.should_prune():
+                stop.append("pruned")
+            return bool(stop)
+
+        result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor]).fit()
+        attrs = {
+            "curve": curve,
+            "loss": [round(float(row["loss"]), 6) for row in result.history],
+            "val": _floats(result.best_val),
+            "epochs": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "max_epochs": max_epochs,
+            "params": int(model.num_parameters()),
+            "stopped": stop[0] if stop else result.stopped,
+        }
+        if result.best_epoch > 0:  # test is ranked once, for reporting; selection never reads it
+            evaluator = Evaluator(ctx.dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=ctx.device)
+            attrs["test"] = _floats(evaluator(model.scorer()))
+        attrs["seconds"] = time.perf_counter() - started
+        for name, value in attrs.items():
+            trial.set_user_attr(name, value)
+        if stop:
+            return _tell(ctx.study, trial, state=TrialState.PRUNED)
+        if result.best_epoch == 0:
+            raise RuntimeError(f"no validation evaluation gave a finite {config.metric}")
+        value = float(result.best_val[config.metric])
+        ctx.keeper.offer(ctx.study, trial.number, value, model)
+        return _tell(ctx.study, trial, values=value)
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, values: float | None = None,
+          state: TrialState | None = None) -> optuna.trial.FrozenTrial:
+    """``study.tell``; a trial already finished by someone else (its heartbeat judged stale) stays as is."""
+    try:
+        return study.tell(trial, values=values, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return study._storage.get_trial(trial._trial_id)
+    except ValueError as err:
+        if "already finished" in str(err) or "finished" in str(err):
+            return study._storage.get_trial(trial._trial_id)
+        raise
