@@ -121,19 +121,24 @@ def test_median_pruner_prunes_and_pruned_trials_keep_val_and_test(tiny_csv, tmp_
     assert statuses == sorted(statuses, key=["complete", "pruned", "fail"].index)
 
 
-def test_identical_architecture_is_reused_not_retrained(tiny_csv, tmp_path):
+def test_identical_architecture_is_reused_not_retrained(tiny_csv, tmp_path, monkeypatch):
+    import gnnnas.search.objective as objective
+
+    fits = []
+    real_fit = objective.Trainer.fit
+    monkeypatch.setattr(objective.Trainer, "fit", lambda self: fits.append(1) or real_fit(self))
     space = write_space(tmp_path, """
         search: {max_epochs: 2}
         architecture: {embedding_dim: 8}
         training: {batch_size: 256}
         """)
     result = run_search(tiny_csv, space, tmp_path / "run", trials=3)
+    assert len(fits) == 1  # one training run for three trials
     t0, t1, t2 = result.study.get_trials()
     assert "reused_from" not in t0.user_attrs
     assert t1.user_attrs["reused_from"] == t2.user_attrs["reused_from"] == 0
     assert t0.value == t1.value == t2.value
     assert t1.user_attrs["val"] == t0.user_attrs["val"] and t1.user_attrs["test"] == t0.user_attrs["test"]
-    assert t1.user_attrs["seconds"] < t0.user_attrs["seconds"]
 
 
 def test_a_diverging_trial_fails_and_the_search_goes_on(tiny_csv, tmp_path):
@@ -184,6 +189,27 @@ def test_timeout_stops_the_running_trial_as_pruned(tiny_csv, small_space, tmp_pa
     (trial,) = result.study.get_trials()
     assert trial.state == TrialState.PRUNED and trial.user_attrs["stopped"] == "timeout"
     assert 1 <= trial.user_attrs["epochs"] < 5000 and trial.user_attrs["test"]
+
+
+def test_trial_timeout_caps_each_candidate_and_keeps_its_result(tiny_csv, small_space, tmp_path):
+    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=2, trial_timeout=0.5, max_epochs=100000,
+                        patience=100000, controller="optuna-random")
+    trials = result.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for t in trials:
+        a = t.user_attrs
+        assert a["stopped"] == "time_limit" and 1 <= a["epochs"] < 100000
+        assert t.value == a["val"]["ndcg@20"] and a["test"]
+        assert a["seconds"] < 0.5 + 5  # training stops at the limit; evaluation and recording come on top
+    assert result.study.user_attrs["trial_timeout"] == 0.5
+    assert result.best is not None
+
+
+def test_a_candidate_cut_before_its_first_evaluation_is_pruned(tiny_csv, small_space, tmp_path):
+    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=1, trial_timeout=1e-9, max_epochs=5)
+    (trial,) = result.study.get_trials()
+    assert trial.state == TrialState.PRUNED and trial.user_attrs["stopped"] == "time_limit"
+    assert trial.user_attrs["epochs"] == 0 and "test" not in trial.user_attrs
 
 
 def test_only_the_best_k_weights_are_kept(tiny_csv, small_space, tmp_path):

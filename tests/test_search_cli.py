@@ -107,32 +107,189 @@ def test_controllers_command(capsys):
         assert name in text
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--space", "no-such-space"], "no-such-space"),
-    (["--controller", "nope"], "--controller"),
-    (["--pruner", "nope"], "--pruner"),
-    (["--metric", "auc@20"], "--metric"),
-    (["--data", "no-such-dataset"], "no-such-dataset"),
-    (["--storage", "nonsense"], "--storage"),
-    (["--storage", "postgresql+psycopg://nobody:secret@127.0.0.1:1/x"], "--storage"),
-    (["--trials", "0"], "--trials"),
-    (["--timeout", "-5"], "--timeout"),
-])
-def test_bad_input_is_one_line_exit_2(capsys, tmp_path, tiny_csv, space, args, fragment):
-    out = tmp_path / "never"
-    argv = ["search", "--space", space, "--data", tiny_csv, "--out", out, *args]
+# --- bad input: one line on stderr, exit 2, nothing written, nothing of an existing study changed ----------
+# A space with a float range (nni-grid cannot enumerate it) and one with nothing to vary (nni-bohb refuses it).
+FLOAT_SPACE = """
+name: floatspace
+description: a space with a float range
+search: {max_epochs: 2, patience: 2}
+architecture:
+  embedding_dim: [8, 16]
+layers:
+  num_layers: {low: 0, high: 1}
+  aggregator: lightgcn
+training:
+  lr: {low: 1.0e-3, high: 1.0e-2, log: true}
+  batch_size: 256
+"""
+FIXED_SPACE = """
+name: fixedspace
+description: a space with one architecture
+search: {max_epochs: 2, patience: 2}
+architecture:
+  embedding_dim: 8
+layers:
+  num_layers: 1
+  aggregator: lightgcn
+training:
+  lr: 1.0e-2
+  batch_size: 256
+"""
+UNREACHABLE = "postgresql+psycopg://nobody:secret@127.0.0.1:1/x"  # nothing listens on port 1: refused at once
+
+
+def snapshot(root) -> dict:
+    """sha256 of every file under ``root`` (the test's data cache left out): what exists, byte for byte."""
+    import hashlib
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "gnnnas-cache" not in p.relative_to(root).parts}
+
+
+def refused(capsys, tmp_path, *argv, fragments=(), limit: float = 20.0):
+    """Run a command that must be refused: exit 2, one line naming ``fragments``, no file created or changed."""
+    import time
+    before = snapshot(tmp_path)
+    started = time.monotonic()
     code, _, err = run(capsys, *argv)
-    assert_one_line_error(code, err, fragment)
-    assert "secret" not in err
-    assert not out.exists()
+    assert time.monotonic() - started < limit, f"took {time.monotonic() - started:.1f} s"
+    assert_one_line_error(code, err, *fragments)
+    assert "secret" not in err  # passwords are masked
+    assert snapshot(tmp_path) == before
+    return err
 
 
-def test_out_folder_of_another_study_is_refused(capsys, searched, tiny_csv, space):
+def needs_controller(name):
+    from gnnnas.search.controllers import CONTROLLERS
+    if name not in CONTROLLERS:
+        pytest.skip(f"{name} is not available (nni not installed)")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--space", "no-such-space"], ["no-such-space"]),
+    (["--controller", "nope"], ["--controller", "'nope'"]),
+    (["--pruner", "nope"], ["--pruner", "'nope'"]),
+    (["--metric", "auc@20"], ["--metric", "auc@20"]),
+    (["--metric", "ndcg"], ["--metric", "'ndcg'"]),
+    (["--metric", "ndcg@0"], ["--metric", "ndcg@0"]),
+    (["--data", "no-such-dataset"], ["no-such-dataset"]),
+    (["--storage", "nonsense"], ["--storage", "nonsense"]),
+    (["--storage", "mysql://"], ["--storage", "mysql://"]),
+    (["--storage", "mysql://u@h/db"], ["--storage", "mysql://u@h/db"]),
+    (["--storage", "http://example.org/x"], ["--storage", "http://example.org/x"]),
+    (["--storage", "journal:"], ["--storage", "journal:", "journal:PATH"]),
+    (["--storage", "sqlite:///{tmp}/no/such/folder/x.db"], ["--storage", "no/such/folder"]),
+    (["--storage", UNREACHABLE], ["--storage", "127.0.0.1:1", "***"]),
+    (["--trials", "0"], ["--trials 0"]),
+    (["--trials", "-3"], ["--trials -3"]),
+    (["--timeout", "-5"], ["--timeout -5"]),
+    (["--study", "bad name"], ["--study", "bad name"]),
+])
+def test_bad_search_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, tiny_csv, space, args, fragments):
+    monkeypatch.chdir(tmp_path)  # a default runs/ folder would show up too
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    refused(capsys, tmp_path, "search", "--space", space, "--data", tiny_csv, "--out", tmp_path / "never", *args,
+            fragments=fragments)
+
+
+@pytest.mark.parametrize("controller, body, fragments", [
+    ("nni-grid", FLOAT_SPACE, ["nni-grid", "float", "lr"]),
+    ("nni-bohb", FIXED_SPACE, ["nni-bohb", "nothing to search"]),
+])
+def test_controller_refusing_the_space_leaves_nothing(capsys, tmp_path, monkeypatch, tiny_csv, controller, body,
+                                                      fragments):
+    needs_controller(controller)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "refused.yaml"
+    path.write_text(textwrap.dedent(body))
+    for out in (["--out", tmp_path / "never"], []):  # an explicit --out and the default runs/STUDY
+        refused(capsys, tmp_path, "search", "--space", path, "--data", tiny_csv, "--controller", controller, *out,
+                fragments=fragments)
+    # the same with a storage outside the folder: no study is created in it either
+    refused(capsys, tmp_path, "search", "--space", path, "--data", tiny_csv, "--controller", controller,
+            "--out", tmp_path / "never", "--storage", f"journal:{tmp_path / 'studies.log'}", fragments=fragments)
+    assert not (tmp_path / "studies.log").exists()
+
+
+def test_resuming_with_a_controller_that_refuses_the_space_changes_nothing(capsys, tmp_path, tiny_csv):
+    needs_controller("nni-grid")
+    path = tmp_path / "floatspace.yaml"
+    path.write_text(textwrap.dedent(FLOAT_SPACE))
+    out = tmp_path / "run"
+    cmd = ["search", "--space", path, "--data", tiny_csv, "--out", out, "--trials", 1, "--pruner", "none"]
+    code, _, err = run(capsys, *cmd)
+    assert code == 0, err
+    refused(capsys, tmp_path, *cmd, "--trials", 2, "--controller", "nni-grid", fragments=["nni-grid", "lr"])
+    record = json.loads((out / "search.json").read_text())
+    assert record["controller"] == "optuna-tpe" and record["trials"] == 1
+
+
+def another_space(tmp_path):
+    path = tmp_path / "other" / "clispace.yaml"  # same name, another text
+    path.parent.mkdir()
+    path.write_text(textwrap.dedent(SPACE).replace("[8, 16]", "[8, 32]"))
+    return path
+
+
+def another_data(tmp_path):
+    from conftest import clustered_interactions
+    path = tmp_path / "other.csv"
+    clustered_interactions(seed=1).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("change, fragments", [
+    ("space", ["holds another search", "space 'clispace'"]),
+    ("data", ["holds another search", "data '"]),
+    ("metric", ["holds another search", "ndcg@20"]),
+    ("study", ["holds another search", "study 'clispace'"]),
+    ("storage", ["holds another search", "storage"]),
+])
+def test_out_folder_of_another_study_is_refused_byte_for_byte(capsys, tmp_path, searched, tiny_csv, space, change,
+                                                              fragments):
     out, _, _ = searched
-    before = (out / "search.json").read_text()
-    code, _, err = run(capsys, "search", "--space", space, "--data", tiny_csv, "--out", out, "--metric", "recall@20")
-    assert_one_line_error(code, err, "holds another search")
-    assert (out / "search.json").read_text() == before
+    args = {"space": ["--space", space], "data": ["--data", tiny_csv]}
+    if change == "space":
+        args["space"] = ["--space", another_space(tmp_path)]
+    elif change == "data":
+        args["data"] = ["--data", another_data(tmp_path)]
+    extra = {"metric": ["--metric", "recall@20"], "study": ["--study", "another"],
+             "storage": ["--storage", f"journal:{tmp_path / 'elsewhere.log'}"]}.get(change, [])
+    refused(capsys, tmp_path, "search", *args["space"], *args["data"], "--out", out, "--trials", 5, *extra,
+            fragments=[str(out), *fragments])
+
+
+@pytest.mark.parametrize("storage, fragments", [
+    ("nonsense", ["--storage", "nonsense"]),
+    ("mysql://", ["--storage", "mysql://"]),
+    ("journal:", ["--storage", "journal:"]),
+    (UNREACHABLE, ["--storage", "127.0.0.1:1", "***"]),
+    ("sqlite:///{tmp}/absent.db", ["--storage", "absent.db", "no such file"]),
+    ("journal:{tmp}/absent.log", ["--storage", "absent.log", "no such file"]),
+])
+def test_worker_with_a_bad_storage_is_one_line_exit_2(capsys, tmp_path, monkeypatch, storage, fragments):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, tmp_path, "worker", "--storage", storage.replace("{tmp}", str(tmp_path)), "--study", "clispace",
+            fragments=fragments)
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--storage", "{url}", "--study", "missing"], ["'missing'", "clispace"]),
+    (["--storage", "{url}", "--study", "clispace", "--trials", "0"], ["--trials 0"]),
+    (["--storage", "{url}", "--study", "clispace", "--trials", "-1"], ["--trials -1"]),
+    (["--storage", "{url}", "--study", "clispace", "--timeout", "0"], ["--timeout 0"]),
+    (["--storage", "{url}", "--study", "clispace", "--data", "no-such-dataset"], ["no-such-dataset"]),
+    (["--storage", "{url}", "--study", "clispace", "--out", "{tmp}/run2"], ["--out", "run2", "another search"]),
+])
+def test_bad_worker_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, searched, space, tiny_csv, args,
+                                             fragments):
+    out, _, _ = searched
+    if "{tmp}/run2" in args:  # a folder holding another study: a worker must not write into it
+        code, _, err = run(capsys, "search", "--space", space, "--data", tiny_csv, "--out", tmp_path / "run2",
+                           "--study", "other", "--trials", 1)
+        assert code == 0, err
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{url}", f"sqlite:///{out / 'study.db'}") for a in args]
+    refused(capsys, tmp_path, "worker", *args, fragments=fragments)
 
 
 def test_worker_needs_an_existing_study(capsys, searched, tmp_path):

@@ -72,6 +72,36 @@ def test_callback_stops_training(tiny_dataset):
     assert result.epochs_run == 2 and result.stopped == "callback"
 
 
+def test_deadline_stops_mid_epoch_and_keeps_the_best_evaluated_weights(tiny_dataset, monkeypatch):
+    import gnnnas.training.trainer as trainer_mod
+
+    model = make_model(tiny_dataset)
+    cfg = TrainConfig(epochs=50, batch_size=16, eval_every=1, patience=50, progress=False)
+    trainer = Trainer(model, tiny_dataset, cfg, deadline=1000.0)
+    n_batches = -(-tiny_dataset.train.nnz // cfg.batch_size)
+    assert n_batches >= 4
+    clock = iter(range(10**6))  # one tick per batch: the deadline falls inside the third epoch
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: 1000.0 - 2.5 * n_batches + next(clock))
+    snapshots = {}
+    trainer.callbacks.append(lambda e: snapshots.__setitem__(e.epoch, {k: v.clone() for k, v in model.state_dict().items()}))
+    result = trainer.fit()
+    assert result.stopped == "deadline" and result.epochs_run == 2 and len(result.epoch_seconds) == 2
+    assert sorted(snapshots) == [1, 2] and result.best_epoch in (1, 2)
+    for name, tensor in model.state_dict().items():  # the half-trained third epoch is thrown away
+        assert torch.equal(tensor, snapshots[result.best_epoch][name]), name
+
+
+def test_deadline_in_the_past_trains_nothing(tiny_dataset):
+    import time
+
+    model = make_model(tiny_dataset)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(epochs=5, batch_size=64, progress=False)
+    result = Trainer(model, tiny_dataset, cfg, deadline=time.monotonic() - 1).fit()
+    assert result.stopped == "deadline" and result.epochs_run == 0 and result.best_epoch == 0
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def test_training_is_deterministic_per_seed(tiny_dataset):
     def run(seed):
         model = make_model(tiny_dataset, seed=seed)

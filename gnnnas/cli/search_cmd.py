@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="stop this process after SECONDS; the running trial is recorded PRUNED")
     s.add_argument("--max-epochs", type=int, default=None, help="epochs per candidate (default: the space's)")
+    s.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                   help="training seconds per candidate, a budget like --max-epochs: a candidate evaluated "
+                        "within it keeps its best result (default: no limit)")
     s.add_argument("--patience", type=int, default=None,
                    help="evaluations without improvement before a candidate stops (default: the space's)")
     s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")
@@ -105,7 +108,8 @@ def _search(args: argparse.Namespace) -> int:
                         trials=args.trials, timeout=args.timeout, max_epochs=args.max_epochs, metric=args.metric,
                         storage=args.storage, study=args.study, out=args.out, device=args.device, seed=args.seed,
                         quiet=args.quiet, patience=args.patience, eval_every=args.eval_every,
-                        keep_weights=args.keep_weights, threads=args.threads, **options)
+                        keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
+                        **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
               "run the same command to resume", file=sys.stderr)
@@ -208,7 +212,7 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     print()
     by_status = df["status"].value_counts().to_dict() if not df.empty else {}
     states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
-    total = study.user_attrs.get("trials")
+    total = result.budget if result.budget is not None else study.user_attrs.get("trials")
     print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
     if result.exported is not None:
         row = df[df["trial"] == result.exported.trial].iloc[0]

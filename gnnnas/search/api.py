@@ -69,6 +69,7 @@ class SearchResult:
     exported: Exported | None = None
     storage: str = ""
     files: dict[str, Path] = field(default_factory=dict)
+    budget: int | None = None  # the trial budget this process ran to (a worker's --trials may differ from the study's)
 
     @property
     def best_path(self) -> Path | None:
@@ -113,11 +114,11 @@ def _check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
-def _check_timeout(timeout: Any) -> float | None:
+def _check_timeout(timeout: Any, flag: str = "--timeout") -> float | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise GnnnasError(f"--timeout {timeout!r}: expected a number of seconds > 0")
+        raise GnnnasError(f"{flag} {timeout!r}: expected a number of seconds > 0")
     return float(timeout)
 
 
@@ -175,12 +176,14 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            max_epochs: int | None = None, metric: str | None = None, storage: str | None = None,
            study: str | None = None, out: str | Path | None = None, device: str = "auto", seed: int = 0,
            quiet: bool = True, *, patience: int | None = None, eval_every: int | None = None, keep_weights: int = 3,
-           threads: int | None = None, **data_options: Any) -> SearchResult:
+           threads: int | None = None, trial_timeout: float | None = None, **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
     ``trials`` is the study's total budget of finished trials (shared with
     every ``gnnnas worker`` of the study); ``timeout`` stops this process
-    after that many seconds (its running trial is recorded PRUNED).
+    after that many seconds (its running trial is recorded PRUNED);
+    ``trial_timeout`` caps each candidate's training seconds, like
+    ``max_epochs`` caps its epochs (a study setting, shared by its workers).
     ``max_epochs``, ``patience``, ``eval_every`` and ``metric`` default to the
     space's ``search:`` settings. ``storage`` is a SQLAlchemy URL or
     ``journal:PATH`` (default ``sqlite:///<out>/study.db``); ``study``
@@ -192,6 +195,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
     timeout = _check_timeout(timeout)
+    trial_timeout = _check_timeout(trial_timeout, "--trial-timeout")
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     _check_positive_int("--seed", seed, minimum=0)
     if threads is not None:
@@ -207,6 +211,9 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     patience = _check_positive_int("--patience", patience if patience is not None else s.patience)
     eval_every = _check_positive_int("--eval-every", eval_every if eval_every is not None else s.eval_every)
     metric = check_metric(metric if metric is not None else s.metric)
+    # A controller that cannot search this space (nni-grid and float ranges, nni-bohb and a space with
+    # nothing to vary, a missing optional package) says so now, before any folder or study exists.
+    ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, 0, worker=False), max_epochs)
     device_obj = resolve_device(device)
     study_name = _check_study_name(study or space_obj.name)
     out = Path(out) if out is not None else Path("runs") / study_name
@@ -218,7 +225,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     options = _data_options(seed, data_options)
     dataset = _load_data(source, options)
     settings = RunSettings(controller=controller, pruner=pruner, trials=trials, max_epochs=max_epochs,
-                           patience=patience, eval_every=eval_every, seed=seed)
+                           patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout)
     attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings)
     check_out_folder(out, study_name, url, storage_default, attrs)
 
@@ -238,7 +245,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
         raise
     write_search_json(out, study_name, url, storage_default, attrs)
     existing = len(study_obj.get_trials(deepcopy=False))
-    ctrl = CONTROLLERS[controller](space_obj, seed=_sampler_seed(seed, existing, worker=False), max_epochs=max_epochs)
+    if existing:  # a resumed study: seed the controller so that it does not replay the first run's proposals
+        ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, existing, worker=False), max_epochs)
     progress = Progress(trials, metric, quiet=quiet)
     session = Session(study=_with_sampler(storage_obj, study_name, ctrl, pruner, max_epochs, eval_every),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
@@ -271,6 +279,10 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
         _check_positive_int("--threads", threads)
     device_obj = resolve_device(device)
     storage = normalize(str(storage))
+    local = local_file(storage)
+    if local is not None and not local.is_file():  # opening it would create an empty storage there
+        raise GnnnasError(f"--storage {storage}: no such file; expected the storage of an existing study "
+                          "(start one with gnnnas search)")
     storage_obj = open_storage(storage)
     shown = mask(storage)
     found = find_study(storage_obj, study)
@@ -286,21 +298,20 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
     settings = RunSettings(controller=check_controller(attrs["controller"]), pruner=check_pruner(attrs["pruner"]),
                            trials=trials if trials is not None else int(attrs["trials"]),
                            max_epochs=int(attrs["max_epochs"]), patience=int(attrs["patience"]),
-                           eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]))
+                           eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]),
+                           trial_timeout=_check_timeout(attrs.get("trial_timeout"), "trial_timeout"))
     metric = check_metric(attrs["metric"])
+    existing = len(found.get_trials(deepcopy=False))
+    ctrl = _make_controller(settings.controller, space_obj, _sampler_seed(settings.seed, existing, worker=True),
+                            settings.max_epochs)  # before --out is touched: a controller may refuse
     if out is None:
-        local = local_file(storage)
         out = local.parent if local is not None else Path("runs") / study
     out = Path(out)
-    storage_default = (local_file(storage) is not None and local_file(storage).resolve() ==
-                       (out / "study.db").resolve())
+    storage_default = local is not None and local.resolve() == (out / "study.db").resolve()
     check_out_folder(out, study, storage, storage_default, attrs)
     out.mkdir(parents=True, exist_ok=True)
     if read_search_json(out) is None:
         write_search_json(out, study, storage, storage_default, attrs)
-    existing = len(found.get_trials(deepcopy=False))
-    ctrl = CONTROLLERS[settings.controller](space_obj, seed=_sampler_seed(settings.seed, existing, worker=True),
-                                            max_epochs=settings.max_epochs)
     progress = Progress(settings.trials, metric, quiet=quiet)
     progress.line(f"worker joins study {study} in {shown}: {settings.trials} trials ({settings.controller}, "
                   f"pruner {settings.pruner}, {metric}); weights in {out}")
@@ -310,6 +321,10 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
                       storage_url=storage, device=device_obj, keep_weights=keep_weights, timeout=timeout,
                       progress=progress, export=export, threads=threads)
     return run(session)
+
+
+def _make_controller(name: str, space: SearchSpace, seed: int, max_epochs: int) -> Controller:
+    return CONTROLLERS[name](space, seed=seed, max_epochs=max_epochs)
 
 
 def _with_sampler(storage, name: str, ctrl: Controller, pruner: str, max_epochs: int, eval_every: int) -> optuna.Study:
@@ -326,7 +341,7 @@ def run(session: Session) -> SearchResult:
                          ks=ks_for(session.metric), seed=st.seed, progress=False)
     ctx = TrialContext(study=session.study, dataset=session.dataset, device=session.device, config=config,
                        controller=st.controller, keeper=WeightKeeper(session.out, session.keep_weights),
-                       progress=session.progress, deadline=deadline)
+                       progress=session.progress, deadline=deadline, trial_timeout=st.trial_timeout)
     local = local_file(session.storage_url)
     budget = Budget(session.study, st.trials,
                     lock_path=local.with_name(local.name + ".budget.lock") if local is not None else None)
@@ -377,7 +392,7 @@ def finish(session: Session) -> SearchResult:
         except GnnnasError as err:
             session.progress.line(f"best/ not written: {err}")
     result = SearchResult(study=study, out=session.out, leaderboard=df, exported=exported,
-                          storage=mask(session.storage_url), files=files)
+                          storage=mask(session.storage_url), files=files, budget=session.settings.trials)
     for hook in FINISH_HOOKS:
         hook(result)
     return result

@@ -132,8 +132,8 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
             note = f"same as trial {r['reused_from']}"
         elif r["status"] == "fail":
             note = str(r["error"] or "")
-        elif r["stopped"] in ("pruned", "timeout"):
-            note = f"stopped: {r['stopped']}"
+        elif r["stopped"] in ("pruned", "timeout", "time_limit"):
+            note = f"stopped: {r['stopped'].replace('_', ' ')}"
         values = {**r.to_dict(), "val": r[f"val_{metric}"], "test": r[f"test_{metric}"], "note": note}
         lines.append([_cell(values[c], c) for c in SHOWN])
     widths = [max(len(line[i]) for line in lines) for i in range(len(SHOWN))]

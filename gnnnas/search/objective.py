@@ -10,7 +10,7 @@ Everything a trial leaves is JSON in its user attrs:
 ``val``         every validation metric at the best epoch
 ``test``        every test metric, ranked once after training (reporting only)
 ``epochs``      epochs run; ``best_epoch``; ``max_epochs`` its budget
-``stopped``     max_epochs | early_stopping | pruned | timeout
+``stopped``     max_epochs | early_stopping | pruned | timeout | time_limit
 ``seconds``     wall time of the trial; ``params`` parameter count
 ``reused_from`` the trial whose results an identical architecture copied
 ``error``       why a FAIL trial failed (exception type and message)
@@ -62,6 +62,7 @@ class TrialContext:
     keeper: WeightKeeper
     progress: Progress
     deadline: float | None = None  # time.monotonic() after which running trials stop
+    trial_timeout: float | None = None  # training seconds each candidate may use (``time_limit``)
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -167,7 +168,19 @@ class TrialRunner:
                 stop.append("pruned")
             return bool(stop)
 
-        result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor]).fit()
+        deadline = ctx.deadline
+        if ctx.trial_timeout is not None:
+            own = time.monotonic() + ctx.trial_timeout
+            deadline = own if deadline is None else min(deadline, own)
+        result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor], deadline=deadline).fit()
+        if result.stopped == "deadline":
+            # The search's --timeout cuts a candidate short (PRUNED: not a finished result); the
+            # per-candidate limit is a training budget like max_epochs, so a candidate that was
+            # evaluated within it is a COMPLETE result with its best evaluated weights.
+            if ctx.past_deadline() or result.best_epoch == 0:
+                stop.append("timeout" if ctx.past_deadline() else "time_limit")
+            else:
+                result.stopped = "time_limit"
         attrs = {
             "curve": curve,
             "loss": [round(float(row["loss"]), 6) for row in result.history],

@@ -55,7 +55,7 @@ def mask(url: str) -> str:
 def normalize(url: str) -> str:
     """Local file storages with absolute paths, so the URL means the same from any folder."""
     journal = journal_path(url)
-    if journal is not None and str(journal).strip():
+    if journal is not None:
         return JOURNAL_PREFIX + str(journal.expanduser().resolve())
     path = sqlite_path(url)
     if path is not None and not path.is_absolute():
@@ -73,7 +73,10 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def journal_path(url: str) -> Path | None:
-    return Path(url[len(JOURNAL_PREFIX):]) if url.startswith(JOURNAL_PREFIX) else None
+    """The file of a ``journal:PATH`` URL (None for other storages and for ``journal:`` without a path)."""
+    if not url.startswith(JOURNAL_PREFIX) or not url[len(JOURNAL_PREFIX):].strip():
+        return None
+    return Path(url[len(JOURNAL_PREFIX):])
 
 
 def local_file(url: str) -> Path | None:
@@ -142,9 +145,9 @@ def open_storage(url: str) -> BaseStorage:
     shown = mask(url)
     journal = journal_path(url)
     try:
-        if journal is not None:
-            if not str(journal).strip():
-                raise GnnnasError(f"--storage {url}: expected journal:PATH (a file for Optuna's journal storage)")
+        if url.startswith(JOURNAL_PREFIX):
+            if journal is None:
+                raise GnnnasError(f"--storage {url!r}: expected journal:PATH (a file for Optuna's journal storage)")
             from optuna.storages.journal import JournalFileBackend, JournalStorage
             journal.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(str(journal)))

@@ -57,6 +57,7 @@ class RunSettings:
     patience: int
     eval_every: int
     seed: int
+    trial_timeout: float | None = None  # training seconds per candidate (None: no limit)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

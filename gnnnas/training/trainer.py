@@ -56,7 +56,7 @@ class TrainResult:
     epoch_seconds: list[float]  # training time per epoch, evaluation excluded
     eval_seconds: list[float]
     history: list[dict] = field(default_factory=list)  # one row per epoch: epoch, loss, val metrics when evaluated
-    stopped: str = "max_epochs"  # max_epochs | early_stopping | callback
+    stopped: str = "max_epochs"  # max_epochs | early_stopping | callback | deadline
 
     @property
     def median_epoch_seconds(self) -> float:
@@ -68,17 +68,29 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+class _DeadlineReached(Exception):
+    pass
+
+
 class Trainer:
-    """Trains one :class:`Recommender` on a :class:`Dataset` with a :class:`TrainConfig`."""
+    """Trains one :class:`Recommender` on a :class:`Dataset` with a :class:`TrainConfig`.
+
+    ``deadline`` (a :func:`time.monotonic` time) stops training at the first
+    mini-batch past it, mid-epoch if need be: a search's time limits must hold
+    even for candidates whose epochs take minutes. The unfinished epoch is
+    dropped and the best evaluated weights are restored, as after early stopping.
+    """
 
     def __init__(self, model: Recommender, dataset: Dataset, config: TrainConfig,
-                 graph: BipartiteGraph | None = None, callbacks: list[Callback] | None = None):
+                 graph: BipartiteGraph | None = None, callbacks: list[Callback] | None = None,
+                 deadline: float | None = None):
         if config.loss not in LOSSES:
             raise ValueError(f"unknown loss {config.loss!r}; expected one of {sorted(LOSSES)}")
         self.model, self.dataset, self.config = model, dataset, config
         self.device = model.device
         self.graph = graph if graph is not None else getattr(model, "graph", None)
         self.callbacks = list(callbacks or [])
+        self.deadline = deadline
         self.loss_fn = LOSSES[config.loss]
         self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed)
         self._has_val = dataset.val.nnz > 0
@@ -107,6 +119,10 @@ class Trainer:
         tables = model.embedding_tables()
         total, n = torch.zeros((), device=self.device), 0
         for start in range(0, users.size, cfg.batch_size):
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                if cfg.edge_dropout > 0 and self.graph is not None:
+                    model.set_graph(self.graph)
+                raise _DeadlineReached
             u = users_t[start:start + cfg.batch_size]
             p = pos_t[start:start + cfg.batch_size]
             q = neg_t[start:start + cfg.batch_size]
@@ -171,7 +187,11 @@ class Trainer:
         best_value, best_state, evals_since_best = -math.inf, None, 0
         bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=None if cfg.progress is None else not cfg.progress, leave=False)
         for epoch in bar:
-            loss, seconds = self.train_epoch()
+            try:
+                loss, seconds = self.train_epoch()
+            except _DeadlineReached:
+                result.stopped = "deadline"
+                break
             result.epoch_seconds.append(seconds)
             result.epochs_run = epoch
             row = {"epoch": epoch, "loss": loss}
