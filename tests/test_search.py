@@ -212,6 +212,16 @@ def test_a_candidate_cut_before_its_first_evaluation_is_pruned(tiny_csv, small_s
     assert trial.user_attrs["epochs"] == 0 and "test" not in trial.user_attrs
 
 
+def test_a_single_worker_trains_on_every_core(tiny_csv, small_space, tmp_path):
+    import torch
+
+    from gnnnas.search.liveness import cpu_count
+
+    torch.set_num_threads(min(2, cpu_count()))
+    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=2)
+    assert [t.user_attrs["threads"] for t in result.study.get_trials()] == [min(2, cpu_count())] * 2
+
+
 def test_only_the_best_k_weights_are_kept(tiny_csv, small_space, tmp_path):
     out = tmp_path / "run"
     result = run_search(tiny_csv, small_space, out, trials=4, keep_weights=1, controller="optuna-random")

@@ -48,9 +48,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             layers=(LayerSpec("sage_mean", hidden=64, activation="relu", dropout=0.1),
                     LayerSpec("sage_mean", hidden=64)),
             combination="last", training=_LIGHTGCN_TRAINING),
+    # Batch norm on both layers, as in the paper's MLPs: without it on the last layer the raw neighbour
+    # sums (item degrees run into the thousands) dominate the dot product and the model ranks by
+    # popularity (bundled data: test Recall@20 0.060 vs. popularity's 0.061; with it 0.11 after 24 epochs).
     _preset("gin", "GIN (Xu et al. 2019): 2 sum-aggregation MLP layers with batch norm, layer outputs concatenated",
             embedding_dim=64,
-            layers=(LayerSpec("gin", hidden=64, norm="batch", activation="relu"), LayerSpec("gin", hidden=64)),
+            layers=(LayerSpec("gin", hidden=64, norm="batch", activation="relu"),
+                    LayerSpec("gin", hidden=64, norm="batch")),
             combination="concat", training=_LIGHTGCN_TRAINING),
     _preset("gat", "GAT (Velickovic et al. 2018): 4-head attention layer (concat, ELU), then a 1-head output layer",
             embedding_dim=64,

@@ -355,7 +355,7 @@ def run(session: Session) -> SearchResult:
             if suggestion is None:
                 break
             if session.device.type == "cpu":
-                torch.set_num_threads(session.threads or auto_threads(session.study, threads))
+                torch.set_num_threads(session.threads or auto_threads(session.study, threads, suggestion.trial.number))
             finished = runner.run(suggestion)
             session.controller.tell(suggestion, finished)
             session.progress.trial_finished(finished, budget.done())

@@ -136,15 +136,19 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def local_workers(study: optuna.Study) -> int:
+def local_workers(study: optuna.Study, mine: int | None = None) -> int:
     """Workers of ``study`` running trials on this machine, this process included.
 
-    A RUNNING trial without a ``worker`` attr yet was claimed a moment ago;
-    it counts as local (it usually is, and the count only sets CPU threads).
+    ``mine`` is the number of the trial this process just claimed. Another
+    RUNNING trial without a ``worker`` attr yet was claimed a moment ago by
+    someone else; it counts as local (it usually is, and the count only sets
+    CPU threads).
     """
     host, me = socket.gethostname(), worker_id()
     others = set()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number == mine:
+            continue
         worker = str(trial.user_attrs.get("worker", ""))
         if not worker:
             others.add(f"trial-{trial.number}")
@@ -153,10 +157,10 @@ def local_workers(study: optuna.Study) -> int:
     return 1 + len(others)
 
 
-def auto_threads(study: optuna.Study, base: int) -> int:
+def auto_threads(study: optuna.Study, base: int, mine: int | None = None) -> int:
     """CPU threads for this worker's next trial: ``base`` (torch's own choice) shared by the local workers.
 
     Several processes each running torch on every core slow each other down
     many times over (measured 10-20x on 2 cores); one share each does not.
     """
-    return max(1, min(base, cpu_count()) // local_workers(study))
+    return max(1, min(base, cpu_count()) // local_workers(study, mine))

@@ -11,7 +11,7 @@ Everything a trial leaves is JSON in its user attrs:
 ``test``        every test metric, ranked once after training (reporting only)
 ``epochs``      epochs run; ``best_epoch``; ``max_epochs`` its budget
 ``stopped``     max_epochs | early_stopping | pruned | timeout | time_limit
-``seconds``     wall time of the trial; ``params`` parameter count
+``seconds``     wall time of the trial; ``params`` parameter count; ``threads`` CPU threads
 ``reused_from`` the trial whose results an identical architecture copied
 ``error``       why a FAIL trial failed (exception type and message)
 ==============  ===============================================================
@@ -189,6 +189,7 @@ class TrialRunner:
             "best_epoch": result.best_epoch,
             "max_epochs": max_epochs,
             "params": int(model.num_parameters()),
+            "threads": torch.get_num_threads() if ctx.device.type == "cpu" else None,
             "stopped": stop[0] if stop else result.stopped,
         }
         if result.best_epoch > 0:  # test is ranked once, for reporting; selection never reads it
