@@ -110,3 +110,44 @@ def test_graph_of_a_split_is_cached_per_device():
     assert BipartiteGraph.of(split, 3) is g1
     other = SplitData.from_pairs(np.array([0, 1, 1]), np.array([0, 0, 2]), 2)
     assert BipartiteGraph.of(other, 3) is not g1
+
+
+def test_adjacency_forms_of_a_dropped_graph_are_freed_with_it(graph):
+    """Edge dropout makes a new graph every mini-batch: none of its cached forms may outlive it."""
+    import gc
+
+    from gnnnas.graph.adjacency import _CACHE, ADJACENCY_FORMS, adjacency_form
+
+    gc.collect()
+    before = len(_CACHE)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        dropped = dropout_edges(graph, 0.2, rng)
+        for form in ADJACENCY_FORMS:
+            adjacency_form(dropped, form)
+        assert adjacency_form(dropped, "bipartite") is dropped
+    del dropped
+    gc.collect()
+    assert len(_CACHE) == before
+
+
+def test_training_with_edge_dropout_does_not_accumulate_graphs(tiny_dataset):
+    import gc
+
+    from gnnnas.graph.adjacency import _CACHE
+    from gnnnas.models.registry import build_model
+    from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec
+    from gnnnas.training import TrainConfig, Trainer
+
+    # A lightgcn layer with a norm is not the linear fast path: it goes through the layer stack and the cache.
+    spec = ArchSpec(embedding_dim=8, layers=(LayerSpec("lightgcn", hidden=8, norm="layer"), LayerSpec("gcn", hidden=8)),
+                    edge_dropout=0.2, training=TrainingSpec(batch_size=16))
+    ds = tiny_dataset
+    model = build_model(spec, BipartiteGraph.from_split(ds.train, ds.n_items), 0, torch.device("cpu"))
+    gc.collect()
+    before = len(_CACHE)
+    cfg = TrainConfig(epochs=2, batch_size=16, edge_dropout=0.2, eval_every=100, progress=False)
+    assert -(-ds.train.nnz // 16) * 2 >= 10  # many mini-batches, each with its own dropped graph
+    Trainer(model, ds, cfg).fit()
+    gc.collect()
+    assert len(_CACHE) <= before + 2

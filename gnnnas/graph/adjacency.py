@@ -131,5 +131,10 @@ def adjacency_form(graph: BipartiteGraph, form: str) -> Any:
             builder = ADJACENCY_FORMS[form]
         except KeyError:
             raise ValueError(f"unknown adjacency form {form!r}; expected one of {', '.join(ADJACENCY_FORMS)}") from None
-        forms[form] = builder(graph)
+        built = builder(graph)
+        if built is graph:
+            # Never cache the graph under itself: a value referencing its weak key keeps the entry alive
+            # forever, and edge dropout makes a new graph every mini-batch (a search ran out of 24 GB).
+            return graph
+        forms[form] = built
     return forms[form]

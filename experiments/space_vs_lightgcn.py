@@ -1,0 +1,174 @@
+"""The winner of ``--space default`` vs. the winner of ``--space lightgcn``, same budget, on test NDCG@20.
+
+Goal: the default space's winner beats the LightGCN space's winner on test
+NDCG@20, on the bundled dataset and on the first 6,000 Gowalla users.
+
+For each dataset and space, the exact command a user types,
+
+    gnnnas search --space SPACE --data DATA --controller optuna-tpe --pruner asha --seed SEED
+                  --timeout BUDGET --trials CAP --max-epochs E --trial-timeout T --device cpu --quiet
+                  --out experiments/out/space_vs_lightgcn/<dataset>-<space>-s<seed>
+
+in a fresh folder with its own SQLite study. Both spaces get the same wall
+clock (``--timeout``), the same trial cap, the same seed (so the same data
+split and training seed), the same controller and pruner, and the same
+``--max-epochs`` (the spaces' own defaults differ, 100 vs. 200, which no
+short budget could finish); patience and evaluation interval stay the
+spaces' own (default: every 2 epochs, lightgcn: every 5, patience 5
+evaluations each). The winner is the best COMPLETE trial on validation
+NDCG@20, as ``best/`` exports it (``best_complete``: pruned, timed-out and
+failed trials never win); its test metrics were ranked once after its
+training and are reported, never selected on. gowalla-6000 is the first
+6,000 users of the LightGCN Gowalla split with items renumbered
+(``common.gowalla_subset``, written to experiments/out/gowalla-6000/), its
+own test split, 10% of each user's training items held out for validation.
+
+Cost: candidates of the default space cost from ~1 s (MF) to over 80 s per
+epoch on online-retail on 2 cores, and a study's first trial is never
+pruned, so every search also gets the same ``--trial-timeout`` (default 30 s
+of training per candidate, a budget like ``--max-epochs``: a candidate keeps
+the best result it reached within it). ``--timeout`` stops the running
+trial at its next mini-batch; ``--hard-stop`` (default 30 s) is a safety net.
+
+Full run for a 2-core machine: 4 searches of 240 s plus building
+gowalla-6000 once (seconds): about 18 minutes.
+
+    python experiments/space_vs_lightgcn.py --budget 240 --max-epochs 20
+
+Prints Markdown tables; appends one JSON line per search and one summary line
+to experiments/out/space_vs_lightgcn.jsonl. ``--report-only`` rebuilds the
+tables from the run folders without searching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
+from search_runs import Run, fmt, read_run, run_search  # noqa: E402
+
+DATASETS = ["online-retail", "gowalla-6000"]
+SPACES = ["default", "lightgcn"]
+
+
+def data_source(name: str) -> str:
+    if name.startswith("gowalla-"):
+        return str(gowalla_subset(int(name.split("-", 1)[1])))
+    return name
+
+
+def run_dir(dataset: str, space: str, seed: int) -> Path:
+    return OUT / "space_vs_lightgcn" / f"{Path(dataset).name}-{Path(space).stem}-s{seed}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=240, help="wall-clock seconds per search (its --timeout)")
+    parser.add_argument("--trials", type=int, default=500, help="trial cap, the same for both spaces")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="bundled names, paths or gowalla-N")
+    parser.add_argument("--spaces", default=",".join(SPACES), help="the first is the challenger, the second "
+                                                                    "the reference of the verdict")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-epochs", type=int, default=20, help="epochs per candidate, both spaces "
+                                                                   "(0: each space's own)")
+    parser.add_argument("--controller", default="optuna-tpe")
+    parser.add_argument("--pruner", default="asha")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads per trial (default: gnnnas's)")
+    parser.add_argument("--trial-timeout", type=float, default=30,
+                        help="training seconds per candidate, the same for every search (0: no limit); "
+                             "without it one slow first candidate can eat a short budget")
+    parser.add_argument("--hard-stop", type=float, default=30,
+                        help="Ctrl-C a search still running this many seconds after its budget (start-up "
+                             "included; 0: never); changes no result, only bounds the wall time")
+    parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
+    args = parser.parse_args()
+    datasets, spaces = args.datasets.split(","), args.spaces.split(",")
+    if len(spaces) != 2:
+        raise SystemExit("--spaces: expected two spaces, CHALLENGER,REFERENCE")
+    max_epochs = args.max_epochs or None
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    runs: dict[tuple[str, str], Run] = {}
+    for dataset in datasets:
+        source = data_source(dataset)
+        for space in spaces:
+            out = run_dir(dataset, space, args.seed)
+            seconds = 0.0
+            if not args.report_only:
+                print(f"{dataset} / {space}: searching {args.budget:g} s ...", file=sys.stderr, flush=True)
+                seconds = run_search(out, space=space, data=source, controller=args.controller, pruner=args.pruner,
+                                     seed=args.seed, timeout=args.budget, trials=args.trials, max_epochs=max_epochs,
+                                     threads=args.threads, hard_stop=args.hard_stop or None,
+                                     trial_timeout=args.trial_timeout or None)
+            run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
+            c, f = run.counts, run.final
+            print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
+                  f"{c['fail']} failed; winner val {fmt(f.val if f else None)} test {fmt(f.test if f else None)} "
+                  f"({seconds:.0f} s)", file=sys.stderr, flush=True)
+
+    challenger, reference = spaces
+    verdicts = {}
+    for dataset in datasets:
+        a, b = runs[(dataset, challenger)].final, runs[(dataset, reference)].final
+        verdicts[dataset] = None if a is None or b is None or a.test is None or b.test is None else a.test > b.test
+
+    commit, mach = git_commit(), machine()
+    if not args.report_only:  # --report-only reads the runs again: no duplicate records
+        with open(OUT / "space_vs_lightgcn.jsonl", "a") as fh:
+            for (dataset, space), run in runs.items():
+                f = run.final
+                fh.write(json.dumps({
+                    "kind": "run", "dataset": dataset, "space": space, "seed": args.seed, "budget": args.budget,
+                    "trials_cap": args.trials, "max_epochs": max_epochs, "controller": args.controller,
+                    "pruner": args.pruner, "threads": args.threads, "counts": run.counts, "wall_seconds": run.seconds,
+                    "winner_trial": f.trial if f else None, "found_at": f.t if f else None,
+                    "val": run.best_val_all, "test": run.best_test_all, "spec": run.best_spec,
+                    "spec_text": run.best_spec_text, "curve": [e.to_dict() for e in run.curve],
+                    "machine": mach, "commit": commit}) + "\n")
+            fh.write(json.dumps({"kind": "summary", "challenger": challenger, "reference": reference,
+                                 "datasets": datasets, "budget": args.budget, "seed": args.seed,
+                                 "beats": verdicts, "machine": mach, "commit": commit}) + "\n")
+
+    print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
+          f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
+          f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}\n")
+    print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
+          "val NDCG@20 | test NDCG@20 | test Recall@20 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for dataset in datasets:
+        for space in spaces:
+            run = runs[(dataset, space)]
+            c, f = run.counts, run.final
+            print(f"| {dataset} | {space} | {c['complete']} / {c['pruned']} / {c['timeout']} / {c['fail']} | "
+                  f"{f'trial {f.trial}' if f else 'none completed'} | {f'{f.t:.0f}' if f else '-'} | "
+                  f"{fmt(f.val if f else None)} | {fmt(f.test if f else None)} | "
+                  f"{fmt(f.test_recall if f else None)} |")
+    print("\nWinning specs:\n")
+    for dataset in datasets:
+        for space in spaces:
+            run = runs[(dataset, space)]
+            print(f"- {dataset} / {space}: {run.best_spec_text or 'no completed trial'}")
+    print()
+    for dataset in datasets:
+        v = verdicts[dataset]
+        a, b = runs[(dataset, challenger)].final, runs[(dataset, reference)].final
+        detail = (f"{fmt(a.test)} vs {fmt(b.test)}" if v is not None
+                  else "no completed trial in " + " and ".join(s for s, e in ((challenger, a), (reference, b))
+                                                               if e is None or e.test is None))
+        print(f"{challenger} beats {reference} on test NDCG@20 on {dataset}: "
+              f"{'-' if v is None else ('yes' if v else 'no')} ({detail})")
+    if any(v is False for v in verdicts.values()):
+        goal = "no"
+    elif any(v is None for v in verdicts.values()):
+        goal = "undecided (a search completed no trial within its budget)"
+    else:
+        goal = "yes"
+    print(f"Goal ({challenger} beats {reference} on every dataset): {goal}")
+
+
+if __name__ == "__main__":
+    main()
