@@ -51,6 +51,15 @@ BEST_DIR = "best"
 FINISH_HOOKS: list[Callable[["SearchResult"], None]] = []
 
 
+def _write_report(result: "SearchResult") -> None:
+    # Imported here: plotly is loaded only when a search ends, not by ``import gnnnas.search``.
+    from gnnnas.report import on_finish
+    on_finish(result)
+
+
+FINISH_HOOKS.append(_write_report)
+
+
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search, after every finished trial was recorded; ``out`` holds the results so far."""
 
