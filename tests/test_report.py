@@ -165,7 +165,7 @@ def test_architecture_drawing_names_every_part():
     fig = architecture_figure(s, "t")
     texts = " ".join(a.text for a in fig.layout.annotations)
     for part in ("input embedding", "layer 1: gat", "layer 3: gat", "2 heads, concat", "layer combination",
-                 "concatenation of all states", "dense skip connections", "dot(user, item)"):
+                 "concat of all states", "dense skip connections", "dot(user, item)"):
         assert part in texts, part
     assert sum(1 for s_ in fig.layout.shapes if s_.type == "path") == 3 + 3  # dense: 1+2 skips; 3 combination arcs
     residual = architecture_figure(spec(2, "gcn", "residual", "last"), "t")

@@ -24,7 +24,7 @@ _COMBINE_TEXT = {
     "last": "last layer's output",
     "mean": "mean of all states",
     "sum": "sum of all states",
-    "concat": "concatenation of all states",
+    "concat": "concat of all states",
     "weighted": "learned weighted sum",
     "attention": "attention over states",
 }

@@ -51,11 +51,14 @@ def cost_figure(data: ReportData) -> Figure:
                 showlegend=col == 1, marker=dict(symbol="star", size=16, color=WINNER_COLOR,
                                                  line=dict(width=1, color="white")),
                 hovertemplate=f"winner: trial {data.winner}<br>value %{{y:.4f}}<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(title_text=titles[cost], type="log" if cost == "params" else "linear", row=1, col=col)
+        # a log axis only where sizes span more than a decade; within one it just crowds its tick labels
+        spread = rows[cost].max() / max(rows[cost].min(), 1e-9)
+        log = cost == "params" and spread > 10
+        title = titles[cost] if log or cost != "params" else "parameter count"
+        fig.update_xaxes(title_text=title, type="log" if log else "linear", nticks=8, tickangle=0, row=1, col=col)
     fig.update_yaxes(title_text=data.metric, row=1, col=1)
-    base_layout(fig, f"Cost against quality: {data.metric} per completed trial", height=440,
-                legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
-    fig.update_layout(margin=dict(b=110))
+    base_layout(fig, f"Cost against quality: {data.metric} per completed trial", height=460,
+                legend=dict(orientation="h", yanchor="top", y=-0.24, x=0), margin=dict(b=120))
     return fig
 
 

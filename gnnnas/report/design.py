@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gnnnas.report.data import DIMENSION_BY_KEY, DIMENSIONS, Dimension, ReportData, _sort_key
-from gnnnas.report.style import STATUS_COLORS, WINNER_COLOR, Empty, Figure, base_layout
+from gnnnas.report.style import STATUS_COLORS, WINNER_COLOR, Empty, Figure, base_layout, wrap
 
 COLUMNS = 3
 
@@ -99,8 +99,10 @@ def design_space_figure(data: ReportData) -> Figure:
             fig.update_yaxes(title_text=data.metric, row=row, col=col)
     note = ("per-layer choices count once per trial that uses them in its stack; star: the winner"
             + (f"; constant: {', '.join(constant)}" if constant else ""))
-    base_layout(fig, f"{data.metric} per choice, completed trials ({len(complete)})", height=height,
-                subtitle=note, margin=dict(l=70, r=30, t=110, b=60))
+    note = wrap(note)
+    lines = note.count("<br>")
+    base_layout(fig, f"{data.metric} per choice, completed trials ({len(complete)})", height=height + 20 * lines,
+                subtitle=note, margin=dict(l=70, r=30, t=115 + 20 * lines, b=60))
     return fig
 
 

@@ -44,6 +44,12 @@ def base_layout(fig: go.Figure, title: str, height: int = 420, subtitle: str = "
     return fig
 
 
+def wrap(text: str, width: int = 150) -> str:
+    """``text`` broken into lines of at most ``width`` characters (``<br>``): Plotly titles never wrap by themselves."""
+    import textwrap
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def status_label(status: str, stopped: str | None = None) -> str:
     """How a trial ended, in words (stopped reasons are finer than Optuna's states)."""
     if status == "complete" and stopped == "early_stopping":
