@@ -108,3 +108,29 @@ def test_edge_case_reports_open_cleanly(tmp_path):
     one = study_with([trial(0, TrialState.COMPLETE, [0.3], [(1, 0.2), (2, 0.3)], "max_epochs")])
     result = open_in_browser(write_report(one, tmp_path / "one.html"), tmp_path, "report-one-trial")
     check_drawn(result, expected=5)
+
+
+def test_committed_example_report_opens_cleanly(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "reports" / "example-report.html"
+    if not example.is_file():
+        pytest.skip("reports/example-report.html not there (make report-example writes it)")
+    figures = example.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    result = open_in_browser(example, tmp_path, "example-report")
+    check_drawn(result, expected=figures)
+    assert figures == 8 and result["rows"] == 16  # the demo: 16 trials, every figure drawn
+
+
+def test_png_images_of_the_figures(tmp_path):
+    pytest.importorskip("kaleido", reason="kaleido not installed (pip install 'gnnnas[report-png]')")
+    import struct
+
+    from gnnnas.report import render
+    from gnnnas.report.png import check_png_support, write_pngs
+    _, figs = render(rich_study())
+    paths = write_pngs(figs, tmp_path / "report-png", check_png_support())
+    assert {p.stem for p in paths} == {name for name, f in figs.items() if not hasattr(f, "message")}
+    for path in paths:
+        head = path.read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n", path
+        width, height = struct.unpack(">II", head[16:24])
+        assert width >= 1300 and height >= 300, (path.name, width, height)

@@ -183,13 +183,16 @@ def parallel_figure(data: ReportData) -> Figure:
             v = r[dim.key]
             # One value per trial and axis: a per-layer dimension shows its first layer's choice.
             raw.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else (v[0] if dim.per_layer else v))
-        label = f"{dim.label} (layer 1)" if dim.per_layer else dim.label
+        first = "1st attention layer" if dim.key in ("heads", "head_combine") else "1st layer"
+        label = f"{dim.label} ({first})" if dim.per_layer else dim.label
         present = [v for v in raw if v is not None]
         if dim.kind == "log":
             logs = [math.log10(v) if v is not None else np.nan for v in raw]
-            ticks = list(range(math.floor(min(logs_ for logs_ in logs if not np.isnan(logs_))),
-                               math.ceil(max(logs_ for logs_ in logs if not np.isnan(logs_))) + 1))
-            axes.append(dict(label=label, values=logs, tickvals=ticks, ticktext=[f"1e{t}" for t in ticks]))
+            low = math.floor(min(x for x in logs if not np.isnan(x)))
+            high = math.ceil(max(x for x in logs if not np.isnan(x)))
+            ticks = list(range(low, high + 1))  # one tick per decade, the axis spanning whole decades
+            axes.append(dict(label=label, values=logs, tickvals=ticks, ticktext=[f"1e{t}" for t in ticks],
+                             range=[low, high]))
         else:
             choices = sorted(set(present), key=_sort_key)
             code = {c: i for i, c in enumerate(choices)}
@@ -200,7 +203,7 @@ def parallel_figure(data: ReportData) -> Figure:
                              tickvals=list(range(len(choices) + has_na)),
                              ticktext=[_fmt(c) for c in choices] + (["n/a"] if has_na else []),
                              range=[-0.3, len(choices) - 1 + has_na + 0.3]))
-    axes.append(dict(label=data.metric, values=complete.value.tolist()))
+    axes.append(dict(label=data.metric, values=complete.value.tolist(), tickformat=".3f"))
     fig = go.Figure(go.Parcoords(
         line=dict(color=complete.value.tolist(), colorscale="Viridis", showscale=True,
                   colorbar=dict(title=dict(text=data.metric, side="right"))),
