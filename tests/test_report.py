@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import plotly.graph_objects as go
 import pytest
@@ -250,3 +251,38 @@ def test_png_without_chromium_is_one_line(searched, monkeypatch, capsys, tmp_pat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "chromium" in err.lower()
     assert not (out / REPORT_HTML).exists()  # nothing written
+
+
+def test_a_running_trial_without_heartbeat_is_flagged_not_stretched():
+    import datetime as dt
+
+    from report_studies import T0
+    old = trial(0, TrialState.RUNNING, None, [(1, 0.2)], None, 0, 5, worker="elsewhere:1")
+    study = study_with([old])
+    later = T0 + dt.timedelta(hours=5)  # no heartbeat for hours: its worker is gone
+    data = collect(study, now=later)
+    row = data.row(0)
+    assert row.stale and row.status == "running" and row.end_s < 60  # not a five-hour bar
+    text, _ = render(study, now=later)
+    assert "probably stopped" in text and "still running when" not in text
+
+
+def test_report_of_a_study_whose_search_is_still_running(searched):
+    """A trial RUNNING in the study storage (a search in progress) is shown as running, its results so far."""
+    from gnnnas.search.api import open_folder
+    from gnnnas.search.liveness import worker_id
+    _, out, _ = searched
+    study, _, _ = open_folder(out)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")  # as the engine does (budget.py)
+        running = study.ask()
+    running.set_user_attr("worker", worker_id())  # this process: alive
+    running.set_user_attr("controller", "optuna-tpe")
+    running.report(0.123, 1)
+    try:
+        assert main(["report", str(out)]) == 0
+        text = (out / REPORT_HTML).read_text()
+        assert "still running when the report was made" in text and 'data-status="running"' in text
+        assert "running trial (best so far)" in text  # drawn in the history at its reported value
+    finally:
+        study.tell(running, state=TrialState.FAIL)

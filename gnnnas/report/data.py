@@ -173,6 +173,38 @@ def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
     return [(float(e), float(v)) for e, v in points if v is not None and math.isfinite(float(v))]
 
 
+def stale_running(study: optuna.Study, now: _dt.datetime) -> dict[int, _dt.datetime | None]:
+    """RUNNING trials whose worker seems gone -> when it was last seen (None: unknown).
+
+    The same tests as :func:`gnnnas.search.liveness.fail_stale_trials`, read
+    only: the report never changes the study. Such a trial stays RUNNING until
+    a search or worker resumes the study and fails it.
+    """
+    from gnnnas.search.liveness import HEARTBEAT_ATTR, _process_gone
+    from gnnnas.search.storage import GRACE_PERIOD, heartbeat_enabled
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return {}
+    out: dict[int, _dt.datetime | None] = {}
+    storage = study._storage
+    if heartbeat_enabled(storage):
+        try:
+            ids = set(storage._get_stale_trial_ids(study._study_id))
+        except Exception:  # noqa: BLE001 - a storage without the (private) query: judge by process only
+            ids = set()
+        out.update({t.number: None for t in running if t._trial_id in ids})
+    for t in running:
+        worker = str(t.user_attrs.get("worker", ""))
+        if worker and _process_gone(worker):
+            out.setdefault(t.number, None)
+        elif not heartbeat_enabled(storage):
+            last = t.system_attrs.get(HEARTBEAT_ATTR)
+            seen = _dt.datetime.fromtimestamp(float(last)) if last is not None else t.datetime_start
+            if seen is not None and (now - seen).total_seconds() > GRACE_PERIOD:
+                out[t.number] = seen
+    return out
+
+
 def _better(a: float, b: float, maximize: bool) -> bool:
     return a > b if maximize else a < b
 
@@ -203,7 +235,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     objectives when told), test, controller, worker, start_s / end_s (seconds
     since the first trial started; running trials end now), duration_s,
     seconds (training time the trial recorded), params, epochs, best_epoch,
-    max_epochs, stopped, reused_from, error, spec, and one column per
+    max_epochs, stopped, reused_from, error, spec, stale (a running trial whose
+    worker seems gone: no heartbeat), and one column per
     :data:`DIMENSIONS` key.
     """
     now = now or _dt.datetime.now()
@@ -215,11 +248,14 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     frozen = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     starts = [t.datetime_start for t in frozen if t.datetime_start is not None]
     origin = min(starts) if starts else now
+    stale = stale_running(study, now)
     rows, curves = [], {}
     for t in frozen:
         a = t.user_attrs
         status = t.state.name.lower()
-        end = t.datetime_complete or (now if t.state == TrialState.RUNNING else None)
+        end = t.datetime_complete
+        if t.state == TrialState.RUNNING:  # until now; a stale one until it was last seen (or a sliver)
+            end = (stale[t.number] or t.datetime_start) if t.number in stale else now
         start_s = (t.datetime_start - origin).total_seconds() if t.datetime_start else None
         end_s = (end - origin).total_seconds() if end is not None and t.datetime_start else None
         test = (a.get("test") or {}).get(metric) if metric else None
@@ -237,6 +273,7 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
             "stopped": a.get("stopped"), "reused_from": a.get("reused_from"),
             "error": a.get("error") or ("worker stopped (no result recorded)" if status == "fail" else None),
             "spec": a.get("spec"),
+            "stale": t.number in stale,
         }
         dims = design_values(a.get("spec"))
         row.update({d.key: dims.get(d.key) for d in DIMENSIONS})
@@ -244,7 +281,7 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         curves[t.number] = _curve(t)
     columns = ["trial", "status", "value", "final", "values", "test", "controller", "worker", "start_s", "end_s",
                "duration_s", "seconds", "params", "epochs", "best_epoch", "max_epochs", "stopped", "reused_from",
-               "error", "spec", *DIMENSION_BY_KEY]
+               "error", "spec", "stale", *DIMENSION_BY_KEY]
     # object columns keep None as None (pandas 3 would turn text columns into str with NaN for missing)
     trials = pd.DataFrame(rows, columns=columns, dtype=object).astype(
         {c: "float64" for c in ("value", "test", "start_s", "end_s", "duration_s", "seconds")})

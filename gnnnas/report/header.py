@@ -116,9 +116,15 @@ def header_html(data: ReportData) -> str:
         spec = data.row(data.winner).spec
         winner_spec = (f'<div class="card wide"><h3>Winning spec</h3><code class="spec">{_e(_spec_text(spec))}'
                        f"</code></div>")
-    running = "running" in data.counts()
+    t = data.trials
+    stale = sorted(int(n) for n in t.trial[t.stale.astype(bool)]) if not t.empty else []
+    alive = int((t.status == "running").sum()) - len(stale) if not t.empty else 0
     live = ('<p class="live">This study was still running when the report was made: running trials are shown '
-            'with their results so far; rebuild with <code>gnnnas report DIR</code>.</p>' if running else "")
+            'with their results so far; rebuild with <code>gnnnas report DIR</code>.</p>' if alive else "")
+    if stale:
+        live += ('<p class="live stale">Trials ' + ", ".join(map(str, stale)) + " are recorded as running but their "
+                 "worker sent no heartbeat for over 90 s or is gone: it probably stopped. The next search or worker "
+                 "on this study marks them failed.</p>")
     return (f'<div class="cards">'
             f'<div class="card"><h3>Data</h3>{_kv(_dataset(data))}</div>'
             f'<div class="card"><h3>Search</h3>{_kv(_search(data))}</div>'

@@ -42,6 +42,7 @@ code.spec { display: block; white-space: pre-wrap; font-size: 13px; background: 
 .empty { background: #fafafa; border: 1px dashed #bbb; border-radius: 6px; padding: 18px; color: #555;
          text-align: center; }
 .live { background: #e9f7ef; border: 1px solid #009E73; border-radius: 6px; padding: 8px 12px; }
+.live.stale { background: #fdf0e6; border-color: #D55E00; }
 .muted { color: #666; font-size: 13px; }
 .figure { margin: 8px 0 14px; overflow-x: auto; }
 .table-tools { margin: 6px 0 8px; }

@@ -28,7 +28,8 @@ def timeline_figure(data: ReportData) -> Figure:
         # A trial that has not ended (waiting, or a running one of another clock) still gets a visible sliver.
         durations = rows.duration_s.fillna(0).clip(lower=0.2)
         text = [f"{r.trial}" for _, r in rows.iterrows()]
-        hover = [f"trial {r.trial} ({status}{', ' + r.stopped.replace('_', ' ') if r.stopped else ''})<br>"
+        hover = [f"trial {r.trial} ({status}{', ' + r.stopped.replace('_', ' ') if r.stopped else ''}"
+                 f"{', no heartbeat: worker stopped?' if r.stale else ''})<br>"
                  f"start {r.start_s:.0f} s, duration {d:.1f} s<br>{r.worker}"
                  + (f"<br>{r.error}" if status == "fail" and r.error else "")
                  for (_, r), d in zip(rows.iterrows(), durations)]
