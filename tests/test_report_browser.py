@@ -40,7 +40,8 @@ PROBE = """<script>window.__errors = [];
 window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
 window.addEventListener('unhandledrejection', function (e) { window.__errors.push('rejection: ' + e.reason); });
 var __log = console.error; console.error = function () {
-  window.__errors.push('console.error: ' + Array.prototype.join.call(arguments, ' ')); __log.apply(console, arguments); };
+  window.__errors.push('console.error: ' + Array.prototype.join.call(arguments, ' '));
+  __log.apply(console, arguments); };
 </script>"""
 COLLECT = """<script>setTimeout(function () {
   var out = {errors: window.__errors, figures: []};

@@ -56,7 +56,8 @@ def sections(data: ReportData, figs: dict[str, go.Figure | Empty]) -> list[Secti
         Section("leaderboard", "Leaderboard", "", [leaderboard_table(data)]),
         Section("curves", "Learning curves",
                 f"{metric.capitalize()} at each evaluation of every trial. Line style shows how a trial ended; "
-                "an x marks where a pruned trial was cut off; the winner is the thick line.", [figs["learning_curves"]]),
+                "an x marks where a pruned trial was cut off; the winner is the thick line.",
+                [figs["learning_curves"]]),
         Section("design", "Design space",
                 "In the spirit of GraphGym's design-space evaluation: for each dimension that varied, the "
                 f"{metric} of the completed trials per choice; then how much each parameter explains.",

@@ -182,7 +182,8 @@ def parallel_figure(data: ReportData) -> Figure:
         for _, r in complete.iterrows():
             v = r[dim.key]
             # One value per trial and axis: a per-layer dimension shows its first layer's choice.
-            raw.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else (v[0] if dim.per_layer else v))
+            missing = v is None or (isinstance(v, float) and math.isnan(v))
+            raw.append(None if missing else (v[0] if dim.per_layer else v))
         first = "1st attention layer" if dim.key in ("heads", "head_combine") else "1st layer"
         label = f"{dim.label} ({first})" if dim.per_layer else dim.label
         present = [v for v in raw if v is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -46,16 +47,5 @@ def base_layout(fig: go.Figure, title: str, height: int = 420, subtitle: str = "
 
 def wrap(text: str, width: int = 150) -> str:
     """``text`` broken into lines of at most ``width`` characters (``<br>``): Plotly titles never wrap by themselves."""
-    import textwrap
     return "<br>".join(textwrap.wrap(text, width)) or text
 
-
-def status_label(status: str, stopped: str | None = None) -> str:
-    """How a trial ended, in words (stopped reasons are finer than Optuna's states)."""
-    if status == "complete" and stopped == "early_stopping":
-        return "complete (early-stopped)"
-    if status == "complete" and stopped == "time_limit":
-        return "complete (time limit)"
-    if status == "pruned" and stopped in ("timeout", "time_limit"):
-        return f"pruned ({stopped.replace('_', ' ')})"
-    return status
