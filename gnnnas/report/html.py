@@ -55,6 +55,7 @@ table.sortable th { position: sticky; top: 0; background: #eef1f5; cursor: point
 table.sortable th[data-order="asc"]::after { content: " ▲"; }
 table.sortable th[data-order="desc"]::after { content: " ▼"; }
 table.sortable td { padding: 4px 8px; border-bottom: 1px solid #eee; white-space: nowrap; }
+table.sortable td:last-child { white-space: normal; min-width: 180px; }
 table.sortable td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable tr.winner td { background: #fde8f2; font-weight: 600; }
 table.sortable tr[data-status="fail"] td { color: #a33; }

@@ -92,7 +92,7 @@ def _note(r: pd.Series) -> str:
         return f"same architecture as trial {int(r.reused_from)}"
     if r.status == "fail":
         return str(r.error or "")
-    if r.stopped and not _missing(r.stopped):
+    if r.stopped in ("pruned", "timeout", "time_limit", "early_stopping"):  # max_epochs: the normal end
         return f"stopped: {str(r.stopped).replace('_', ' ')}"
     return ""
 
