@@ -7,19 +7,23 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gnnnas.report.data import ReportData
-from gnnnas.report.style import BEST_SO_FAR_COLOR, STATUS_COLORS, WINNER_COLOR, Empty, Figure, base_layout
+from gnnnas.report.style import BEST_SO_FAR_COLOR, STATUS_COLORS, WINNER_COLOR, Empty, Figure, base_layout, wrap
 
 # Pruned and running trials are drawn at the best value they reported, hollow: not final results.
 _SYMBOLS = {"complete": "circle", "pruned": "circle-open", "running": "diamond-open", "waiting": "diamond-open"}
 
 
-def _best_so_far(points: pd.DataFrame, x: str, maximize: bool) -> tuple[list[float], list[float]]:
-    """A step line through the running best of completed trials, ordered by ``x``."""
+def _best_so_far(points: pd.DataFrame, x: str, maximize: bool, until: float | None = None
+                 ) -> tuple[list[float], list[float]]:
+    """A step line through the running best of completed trials, ordered by ``x``, carried on to ``until``."""
     xs, ys, best = [], [], None
     for _, r in points.sort_values(x).iterrows():
         if best is None or (r.value > best if maximize else r.value < best):
             best = r.value
         xs.append(r[x])
+        ys.append(best)
+    if until is not None and xs and until > xs[-1]:  # the best stays the best while later trials run
+        xs.append(until)
         ys.append(best)
     return xs, ys
 
@@ -49,7 +53,7 @@ def history_figure(data: ReportData) -> Figure:
     complete = data.complete
     if not complete.empty:
         for col, x, scale in ((1, "trial", 1.0), (2, "end_s", 60.0)):
-            xs, ys = _best_so_far(complete, x, data.maximize)
+            xs, ys = _best_so_far(complete, x, data.maximize, until=t[x].max())
             fig.add_trace(go.Scatter(
                 x=[v / scale for v in xs], y=ys, mode="lines", line=dict(shape="hv", color=BEST_SO_FAR_COLOR, width=2),
                 name="best so far (completed trials)", legendgroup="best", showlegend=col == 1,
@@ -66,7 +70,14 @@ def history_figure(data: ReportData) -> Figure:
     fig.update_xaxes(title_text="wall-clock time since the search started (minutes)", row=1, col=2,
                      rangemode="tozero")
     fig.update_yaxes(title_text=data.metric, row=1, col=1)
-    base_layout(fig, f"Optimisation history: {data.metric} per trial and best so far", height=440,
+    missing = t[t.value.isna()]
+    note = ""
+    if not missing.empty:  # failed trials, and ones stopped before their first evaluation, have no value
+        note = (f"not drawn, no validation value: trial{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(str(n) for n in missing.trial)} ("
+                + ", ".join(f"{n} {s}" for s, n in missing.status.value_counts().items()) + ")")
+    base_layout(fig, f"Optimisation history: {data.metric} per trial and best so far", height=460,
+                subtitle=wrap(note), margin=dict(t=95 if note else 70),
                 legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
     fig.update_layout(margin=dict(b=110))
     return fig
