@@ -141,8 +141,10 @@ def importances(data: ReportData) -> tuple[dict[str, float] | None, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # experimental-API and single-value warnings are not the reader's
+            # Optuna's default evaluator (fANOVA), seeded: the same study gives the same report
             result = optuna.importance.get_param_importances(
-                study, params=varied, target=lambda t: t.values[0], normalize=True)
+                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=varied,
+                target=lambda t: t.values[0], normalize=True)
     except (ValueError, RuntimeError) as err:
         return None, f"Optuna could not compute importances: {err}"
     values = {_pretty_param(k): float(v) for k, v in result.items() if v is not None and np.isfinite(v)}
