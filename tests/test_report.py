@@ -241,6 +241,11 @@ def test_report_command_rebuilds_and_refuses_bad_folders(searched, tmp_path, cap
     assert list(empty.iterdir()) == []
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    lost = tmp_path / "lost"  # search.json without its study.db: refused, and no empty study.db created
+    lost.mkdir()
+    (lost / "search.json").write_text((out / "search.json").read_text())
+    assert main(["report", str(lost)]) == 2
+    assert "does not exist" in capsys.readouterr().err and [p.name for p in lost.iterdir()] == ["search.json"]
 
 
 def test_png_without_chromium_is_one_line(searched, monkeypatch, capsys, tmp_path):
