@@ -53,6 +53,20 @@ COLLECT = """<script>setTimeout(function () {
   var table = document.querySelector('table.sortable');
   out.rows = table ? table.tBodies[0].rows.length : 0;
   out.count = (document.querySelector('[id$=-count]') || {}).textContent || '';
+  if (table) {  /* use the table as a reader would: filter, pick a status, sort by trial both ways */
+    var filter = document.getElementById(table.dataset.filter), status = document.getElementById(table.dataset.status);
+    var visible = function () { return Array.prototype.filter.call(table.tBodies[0].rows,
+      function (r) { return r.style.display !== 'none'; }).length; };
+    filter.value = 'gat'; filter.dispatchEvent(new Event('input')); out.filtered = visible();
+    filter.value = ''; filter.dispatchEvent(new Event('input'));
+    status.value = 'complete'; status.dispatchEvent(new Event('change')); out.complete = visible();
+    status.value = ''; status.dispatchEvent(new Event('change'));
+    var col = Array.prototype.findIndex.call(table.tHead.rows[0].cells,
+                                             function (c) { return c.textContent === 'trial'; });
+    var first = function () { return table.tBodies[0].rows[0].cells[col].textContent; };
+    table.tHead.rows[0].cells[col].click(); out.sortedAsc = first();
+    table.tHead.rows[0].cells[col].click(); out.sortedDesc = first();
+  }
   var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 }, 2500);</script>"""
@@ -99,6 +113,8 @@ def test_rich_report_draws_every_figure_without_errors(tmp_path):
     result = open_in_browser(report, tmp_path, "report-rich")
     check_drawn(result, expected=8)
     assert result["rows"] == 7 and result["count"] == "7 of 7 trials shown"  # the table script ran
+    assert result["filtered"] == 2 and result["complete"] == 4  # "gat": trials 1 and 3; four completed
+    assert (result["sortedAsc"], result["sortedDesc"]) == ("0", "6")
 
 
 def test_edge_case_reports_open_cleanly(tmp_path):
