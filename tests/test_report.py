@@ -291,3 +291,11 @@ def test_report_of_a_study_whose_search_is_still_running(searched):
         assert "running trial (best so far)" in text  # drawn in the history at its reported value
     finally:
         study.tell(running, state=TrialState.FAIL)
+
+
+def test_a_study_without_trials_is_all_messages():
+    study = study_with([])
+    figs = figures(collect(study))
+    assert drawn(figs) == set() and all(f.message for f in figs.values())
+    text, _ = render(study)
+    assert "No trials yet" in text and plotly_divs(text) == 0
