@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench report-example clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ DEMO_FLAGS ?= --trials 16 --max-epochs 20 --trial-timeout 30 --timeout 510
 
 demo: setup
 	$(BIN)/gnnnas search --space default $(DEMO_FLAGS)
+
+# The committed example report (reports/example-report.html), rebuilt from the demo's study in runs/default
+# (run make demo first). One file: plotly.js is inlined once, about 4.5 MB of it.
+report-example: setup
+	$(BIN)/gnnnas report runs/default --out reports/example-report.html
 
 test: setup
 	$(BIN)/python -m pytest

@@ -51,6 +51,15 @@ BEST_DIR = "best"
 FINISH_HOOKS: list[Callable[["SearchResult"], None]] = []
 
 
+def _write_report(result: "SearchResult") -> None:
+    # Imported here: plotly is loaded only when a search ends, not by ``import gnnnas.search``.
+    from gnnnas.report import on_finish
+    on_finish(result)
+
+
+FINISH_HOOKS.append(_write_report)
+
+
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search, after every finished trial was recorded; ``out`` holds the results so far."""
 
@@ -406,6 +415,10 @@ def open_folder(folder: str | Path, storage: str | None = None) -> tuple[optuna.
     if record is None:
         raise GnnnasError(f"{folder}: no search.json; expected the --out folder of a gnnnas search")
     url = storage_of(folder, record, normalize(storage) if storage else None)
+    local = local_file(url)
+    if local is not None and not local.is_file():  # opening it would create an empty storage there
+        raise GnnnasError(f"{folder}: the study storage {local} does not exist (moved or deleted?); "
+                          "pass --storage URL if it lives elsewhere")
     storage_obj = open_storage(url)
     study = find_study(storage_obj, record["study"])
     if study is None:
