@@ -178,6 +178,8 @@ def needs_controller(name):
     (["--storage", "http://example.org/x"], ["--storage", "http://example.org/x"]),
     (["--storage", "journal:"], ["--storage", "journal:", "journal:PATH"]),
     (["--storage", "sqlite:///{tmp}/no/such/folder/x.db"], ["--storage", "no/such/folder"]),
+    (["--storage", "sqlite://"], ["--storage", "sqlite://", "in-memory"]),
+    (["--storage", "sqlite:///:memory:"], ["--storage", ":memory:", "in-memory"]),
     (["--storage", UNREACHABLE], ["--storage", "127.0.0.1:1", "***"]),
     (["--trials", "0"], ["--trials 0"]),
     (["--trials", "-3"], ["--trials -3"]),

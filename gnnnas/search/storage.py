@@ -158,6 +158,9 @@ def open_storage(url: str) -> BaseStorage:
         if url.startswith("sqlite"):
             engine_kwargs["connect_args"] = {"timeout": 60}
             path = sqlite_path(url)
+            if path is None:  # sqlite:// or :memory: - the study would vanish when the process ends
+                raise GnnnasError(f"--storage {shown}: an in-memory SQLite study is lost at exit; expected "
+                                  "sqlite:///FILE (or leave --storage out for OUT/study.db)")
             if path is not None and not path.parent.is_dir():
                 raise GnnnasError(f"--storage {shown}: folder {path.parent} does not exist")
         elif url.startswith("postgresql"):
