@@ -9,23 +9,7 @@ import sys
 import pytest
 
 import gnnnas
-from gnnnas.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("gnnnas: error:")
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+from cli_helpers import assert_one_line_error, run
 
 
 def test_datasets_lists_formats_and_bundled(capsys):

@@ -9,7 +9,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from gnnnas.cli import main
+from cli_helpers import assert_one_line_error, run
 
 try:  # the model bundle (gnnnas.export) lands separately
     import gnnnas.export  # noqa: F401
@@ -31,21 +31,6 @@ training:
   lr: [1.0e-2, 5.0e-2]
   batch_size: 256
 """
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("gnnnas: error:") and "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import pytest
 from optuna.trial import TrialState
 
 from pg_server import find_bin, postgres_server
+from cli_helpers import run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX server helper")
 
@@ -70,14 +71,6 @@ def pg_url():
 
 def gnnnas(*args) -> list[str]:
     return [sys.executable, "-m", "gnnnas", *map(str, args)]
-
-
-def run(capsys, *argv):
-    from gnnnas.cli import main
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_three_workers_share_one_postgres_study(capsys, tmp_path, tiny_csv, pg_url):

@@ -6,15 +6,9 @@ import json
 
 import pytest
 
-from gnnnas.cli import main
 from gnnnas.models.spec import ArchSpec
 from gnnnas.space import load_space
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run
 
 
 def test_spaces_lists_bundled_with_description_and_count(capsys):

@@ -5,15 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
+from gnnnas.cli.argtypes import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="PATH", help="model bundle folder (or a gnnnas train --out folder)")
     p.add_argument("--user", dest="users", action="append", required=True, metavar="USER",
                    help="raw user id as in the source data; repeat for several users")
-    p.add_argument("--k", type=_positive_int, default=10, help="items per user (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="items per user (default 10)")
     p.add_argument("--include-seen", action="store_true", help="also rank the items the user has already seen")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="print {user: [[item, score], ...]} as one JSON object")

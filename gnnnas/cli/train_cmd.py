@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gnnnas.cli.argtypes import positive_int
 from gnnnas.data import Dataset, add_data_arguments, load_dataset, options_from_args
 from gnnnas.device import resolve_device
 from gnnnas.errors import GnnnasError
@@ -19,13 +20,6 @@ from gnnnas.training import TrainConfig, TrainingDiverged
 
 #: The model bundle's folder inside ``--out`` (load it with gnnnas.load / gnnnas recommend).
 MODEL_DIR = "model"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,17 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_arguments(p)
     d = TrainConfig()
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
-    g.add_argument("--batch-size", type=_positive_int, default=None, help="training pairs per batch (default: the architecture's)")
+    g.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
+    g.add_argument("--batch-size", type=positive_int, default=None, help="training pairs per batch (default: the architecture's)")
     g.add_argument("--layers", type=int, default=None,
                    help="number of layers, repeating the architecture's last layer (default: the architecture's)")
-    g.add_argument("--dim", type=_positive_int, default=None, help="embedding and hidden size (default: the architecture's)")
+    g.add_argument("--dim", type=positive_int, default=None, help="embedding and hidden size (default: the architecture's)")
     g.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the architecture's)")
     g.add_argument("--l2", type=float, default=None,
                    help="L2 weight on the batch's layer-0 embeddings (default: the architecture's)")
-    g.add_argument("--negatives", type=_positive_int, default=None, help="negatives per positive (default: the architecture's)")
-    g.add_argument("--eval-every", type=_positive_int, default=d.eval_every, help="epochs between validations")
-    g.add_argument("--patience", type=_positive_int, default=d.patience,
+    g.add_argument("--negatives", type=positive_int, default=None, help="negatives per positive (default: the architecture's)")
+    g.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="epochs between validations")
+    g.add_argument("--patience", type=positive_int, default=d.patience,
                    help="validations without improvement before stopping")
     g.add_argument("--metric", default=d.metric, help="validation metric for early stopping (default ndcg@20)")
     g.add_argument("--ks", default="10,20", help="cut-offs K of the reported metrics")

@@ -29,7 +29,6 @@ folder. A folder that is not a bundle is never replaced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gnnnas.data.cache import file_digest
 from gnnnas.data.dataset import Dataset, SplitData
 from gnnnas.errors import GnnnasError
 from gnnnas.models.base import Recommender
@@ -113,14 +113,6 @@ def _dumps(value: Any, what: str) -> str:
         return json.dumps(_finite(value), indent=2, default=_json_default, allow_nan=False) + "\n"
     except (TypeError, ValueError) as err:
         raise TypeError(f"save_bundle: {what} is not JSON-serialisable: {err}") from None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _index_dtype(n: int) -> type:
@@ -212,7 +204,7 @@ def save_bundle(path: str | Path, spec: ArchSpec | str, model: Recommender, data
         if dataset.item_text is not None:
             text = ["" if t is None else str(t) for t in dataset.item_text]
             (tmp / ITEM_TEXT_FILE).write_text(json.dumps(text, ensure_ascii=False) + "\n", encoding="utf-8")
-        files = {f.name: {"sha256": sha256_of(f), "size": f.stat().st_size}
+        files = {f.name: {"sha256": file_digest(f), "size": f.stat().st_size}
                  for f in sorted(tmp.iterdir()) if f.is_file()}
         metadata = {
             "format": FORMAT_NAME,
@@ -351,7 +343,7 @@ def verify(path: Path, metadata: dict) -> None:
         file = path / name
         if not file.is_file():
             raise GnnnasError(f"{file}: missing; the bundle is incomplete (it lists {len(files)} files)")
-        if file.stat().st_size != entry.get("size") or sha256_of(file) != entry.get("sha256"):
+        if file.stat().st_size != entry.get("size") or file_digest(file) != entry.get("sha256"):
             raise GnnnasError(f"{file}: checksum mismatch; the bundle was altered after export")
 
 
