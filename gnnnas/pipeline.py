@@ -15,7 +15,7 @@ import torch
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.evaluation import Evaluator
-from gnnnas.graph import BipartiteGraph
+from gnnnas.graph import build_graph
 from gnnnas.models.base import Recommender
 from gnnnas.models.registry import Architecture, build_model, resolve_architecture
 
@@ -69,7 +69,7 @@ def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config
     if isinstance(arch, str):
         arch = resolve_architecture(arch)
     config = train_config(arch, config)
-    graph = BipartiteGraph.of(dataset.train, dataset.n_items, device)
+    graph = build_graph(dataset, arch, device)
     model = build_model(arch, graph, config.seed, device)
     result = Trainer(model, dataset, config, graph=graph, callbacks=callbacks).fit()
     val = result.best_val
@@ -77,7 +77,7 @@ def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config
         val = Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
     if refit and model.trainable:
         full = dataset.refit()
-        graph = BipartiteGraph.of(full.train, full.n_items, device)
+        graph = build_graph(full, arch, device)
         model = build_model(arch, graph, config.seed, device)
         epochs = max(1, result.best_epoch or result.epochs_run)
         Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()

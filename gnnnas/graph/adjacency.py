@@ -31,9 +31,8 @@ from gnnnas.graph.bipartite import BipartiteGraph, _csr
 
 
 def _both_directions(graph: BipartiteGraph) -> tuple[np.ndarray, np.ndarray]:
-    """(src, dst) of the ``2E`` directed edges over all nodes."""
-    items = graph.items + graph.n_users
-    return np.concatenate([graph.users, items]), np.concatenate([items, graph.users])
+    """(src, dst) of the ``2E`` directed edges over all nodes (item-item edges included)."""
+    return graph.directed_edges()
 
 
 def _node_degree(graph: BipartiteGraph) -> np.ndarray:

@@ -17,22 +17,24 @@ import torch
 from gnnnas.graph.bipartite import BipartiteGraph
 
 
-def _hop(r: torch.Tensor, rt: torch.Tensor, xu: torch.Tensor, xi: torch.Tensor):
-    # [0 R; R^T 0] [xu; xi] = [R xi; R^T xu]
-    return r @ xi, rt @ xu
+def _hop(r: torch.Tensor, rt: torch.Tensor, xu: torch.Tensor, xi: torch.Tensor, s: torch.Tensor | None = None):
+    # [0 R; R^T S] [xu; xi] = [R xi; R^T xu + S xi]
+    if s is None:
+        return r @ xi, rt @ xu
+    return r @ xi, torch.addmm(rt @ xu, s, xi)
 
 
 class _BipartiteSpMM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, r, rt, xu, xi):
-        ctx.blocks = (r, rt)
-        return _hop(r, rt, xu, xi)
+    def forward(ctx, r, rt, s, xu, xi):
+        ctx.blocks = (r, rt, s)
+        return _hop(r, rt, xu, xi, s)
 
     @staticmethod
     def backward(ctx, gu, gi):
-        r, rt = ctx.blocks
-        du, di = _hop(r, rt, gu.contiguous(), gi.contiguous())
-        return None, None, du, di
+        r, rt, s = ctx.blocks
+        du, di = _hop(r, rt, gu.contiguous(), gi.contiguous(), s)
+        return None, None, None, du, di
 
 
 class _SymmetricSpMM(torch.autograd.Function):
@@ -48,38 +50,45 @@ class _SymmetricSpMM(torch.autograd.Function):
 
 class _LinearPropagation(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, r, rt, weights, xu, xi):
-        ctx.blocks = (r, rt)
+    def forward(ctx, r, rt, s, weights, xu, xi):
+        ctx.blocks = (r, rt, s)
         ctx.weights = weights
-        return _propagate(r, rt, weights, xu, xi)
+        return _propagate(r, rt, weights, xu, xi, s)
 
     @staticmethod
     def backward(ctx, gu, gi):
-        r, rt = ctx.blocks
-        du, di = _propagate(r, rt, ctx.weights, gu.contiguous(), gi.contiguous())
-        return None, None, None, du, di
+        r, rt, s = ctx.blocks
+        du, di = _propagate(r, rt, ctx.weights, gu.contiguous(), gi.contiguous(), s)
+        return None, None, None, None, du, di
 
 
-def _propagate(r, rt, weights: Sequence[float], xu, xi):
+def _propagate(r, rt, weights: Sequence[float], xu, xi, s=None):
     """``sum_k w_k A^k x`` by Horner's rule: ``w0 x + A(w1 x + A(w2 x + ... A(wL x)))``.
 
     Each step is one fused ``addmm`` (sparse product plus scaled input), so no
     separate passes accumulate the hops (measured ~15% faster than summing).
+    With item-item edges the item rows get one more ``addmm`` with ``S_hat``.
     """
     L = len(weights) - 1
     if L == 0:
         return xu * weights[0], xi * weights[0]
     hu = torch.addmm(xu, r, xi, beta=weights[L - 1], alpha=weights[L])
     hi = torch.addmm(xi, rt, xu, beta=weights[L - 1], alpha=weights[L])
+    if s is not None:
+        hi.addmm_(s, xi, alpha=weights[L])
     for k in range(L - 2, -1, -1):
-        hu, hi = torch.addmm(xu, r, hi, beta=weights[k]), torch.addmm(xi, rt, hu, beta=weights[k])
+        new_u = torch.addmm(xu, r, hi, beta=weights[k])
+        new_i = torch.addmm(xi, rt, hu, beta=weights[k])
+        if s is not None:
+            new_i.addmm_(s, hi)
+        hu, hi = new_u, new_i
     return hu, hi
 
 
 def bipartite_spmm(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One hop ``A_hat [xu; xi]`` returned as (users, items); differentiable in ``xu``, ``xi``."""
     r, rt = graph.norm_blocks
-    return _BipartiteSpMM.apply(r, rt, xu, xi)
+    return _BipartiteSpMM.apply(r, rt, graph.norm_item_block, xu, xi)
 
 
 def symmetric_spmm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -101,4 +110,4 @@ def linear_propagation(graph: BipartiteGraph, xu: torch.Tensor, xi: torch.Tensor
     as the forward and stores no intermediate hops.
     """
     r, rt = graph.norm_blocks
-    return _LinearPropagation.apply(r, rt, tuple(float(w) for w in weights), xu, xi)
+    return _LinearPropagation.apply(r, rt, graph.norm_item_block, tuple(float(w) for w in weights), xu, xi)

@@ -35,7 +35,7 @@ class GNNRecommender(Recommender):
         self.spec = spec
         self.n_users, self.n_items = graph.n_users, graph.n_items
         self.graph = graph
-        self.input = INPUT_STAGES[spec.features](graph.n_users, graph.n_items, spec.embedding_dim, init_std)
+        self.input = INPUT_STAGES[spec.features](spec, graph, init_std)
         self.linear = spec.is_linear
         if self.linear:
             self.layer_weights = LINEAR_LAYER_WEIGHTS[spec.combination](spec.num_layers)
@@ -66,8 +66,8 @@ class GNNRecommender(Recommender):
 
     def forward(self) -> tuple[Tensor, Tensor]:
         if self.linear:
-            user_w, item_w = self.input.tables()
-            zu, zi = linear_propagation(self.graph, user_w, item_w, self.layer_weights)
+            xu, xi = self.input.embeddings()
+            zu, zi = linear_propagation(self.graph, xu, xi, self.layer_weights)
             return self.scoring(zu), self.scoring(zi)
         states = self.stack(self.input(), self._adjacency)
         z = self.scoring(self.combine(states))
@@ -76,7 +76,7 @@ class GNNRecommender(Recommender):
         zu, zi = z.split([self.n_users, self.n_items])
         return zu, zi
 
-    def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter]:
+    def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter | None]:
         return self.input.tables()
 
     def extra_repr(self) -> str:

@@ -37,7 +37,16 @@ HEAD_COMBINES = ("concat", "mean")
 SKIPS = ("none", "residual", "dense")
 COMBINATIONS = ("last", "mean", "sum", "concat", "weighted", "attention")
 SCORINGS = ("dot", "cosine")
-FEATURES = ("id",)  # item text features arrive with the text-features issue
+#: input features of the items: free ID embeddings, a projected text embedding, or both
+FEATURES = ("id", "text", "id+text")
+TEXT_FEATURES = frozenset({"text", "id+text"})
+#: text vector -> model width
+TEXT_PROJECTORS = ("linear", "mlp")
+#: how ``id+text`` joins an item's ID embedding and projected text
+TEXT_COMBINES = ("sum", "concat")
+#: the graph layers propagate over: user-item only, or plus item-item edges (text kNN / co-occurrence)
+GRAPHS = ("user-item", "text-knn", "co-occurrence")
+ITEM_GRAPHS = frozenset({"text-knn", "co-occurrence"})
 LOSS_NAMES = ("bpr",)
 
 
@@ -141,6 +150,10 @@ class ArchSpec:
     edge_dropout: float = 0.0
     scoring: str = "dot"
     features: str = "id"
+    text_projector: str = "linear"  # used with text features only
+    text_combine: str = "sum"  # used with id+text only
+    graph: str = "user-item"
+    item_k: int = 10  # item-item neighbours per item, used with an item-item graph only
     training: TrainingSpec = field(default_factory=TrainingSpec)
 
     def __post_init__(self) -> None:
@@ -158,6 +171,13 @@ class ArchSpec:
             fixed.append(layer)
             width = layer.hidden
         object.__setattr__(self, "layers", tuple(fixed))
+        # Knobs a candidate does not use take their defaults, for the same reason.
+        if self.features not in TEXT_FEATURES:
+            object.__setattr__(self, "text_projector", "linear")
+        if self.features != "id+text":
+            object.__setattr__(self, "text_combine", "sum")
+        if self.graph not in ITEM_GRAPHS:
+            object.__setattr__(self, "item_k", 10)
 
     def validate(self) -> None:
         _check(_is_int(self.embedding_dim) and self.embedding_dim >= 1, "embedding_dim", self.embedding_dim,
@@ -172,8 +192,18 @@ class ArchSpec:
                "a number in [0, 1)")
         _check(self.scoring in SCORINGS, "scoring", self.scoring, f"one of {', '.join(SCORINGS)}")
         _check(self.features in FEATURES, "features", self.features, f"one of {', '.join(FEATURES)}")
+        _check(self.text_projector in TEXT_PROJECTORS, "text_projector", self.text_projector,
+               f"one of {', '.join(TEXT_PROJECTORS)}")
+        _check(self.text_combine in TEXT_COMBINES, "text_combine", self.text_combine, f"one of {', '.join(TEXT_COMBINES)}")
+        _check(self.graph in GRAPHS, "graph", self.graph, f"one of {', '.join(GRAPHS)}")
+        _check(_is_int(self.item_k) and self.item_k >= 1, "item_k", self.item_k, "an integer >= 1")
         _check(isinstance(self.training, TrainingSpec), "training", self.training, "a training mapping")
         self.training.validate()
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether the candidate needs item text (text features or a text-kNN item graph)."""
+        return self.features in TEXT_FEATURES or self.graph == "text-knn"
 
     @property
     def num_layers(self) -> int:
@@ -239,6 +269,10 @@ class ArchSpec:
     def __str__(self) -> str:
         stack = " -> ".join(str(l) for l in self.layers) or "no propagation (MF)"
         t = self.training
+        features = self.features
+        if self.features in TEXT_FEATURES:
+            features += f" ({self.text_projector}" + (f", {self.text_combine})" if self.features == "id+text" else ")")
+        graph = self.graph + (f" k={self.item_k}" if self.graph in ITEM_GRAPHS else "")
         return (f"dim {self.embedding_dim} | {stack} | skip {self.skip} | combine {self.combination} | "
-                f"{self.scoring} | edge drop {self.edge_dropout:g} | {self.features} features | "
+                f"{self.scoring} | edge drop {self.edge_dropout:g} | {features} features | {graph} graph | "
                 f"{t.loss} lr {t.lr:g} l2 {t.l2:g} batch {t.batch_size} neg {t.num_negatives}")

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.errors import GnnnasError
-from gnnnas.graph import BipartiteGraph
+from gnnnas.graph import build_graph
 from gnnnas.models.base import Recommender
 from gnnnas.models.registry import build_model
 from gnnnas.models.spec import ArchSpec
@@ -60,7 +60,7 @@ def trial_model(study: optuna.Study, trial: optuna.trial.FrozenTrial, dataset: D
         raise GnnnasError(f"trial {trial.number} ({trial.state.name}) has no trained epoch to export")
     origin = int(attrs.get("reused_from", trial.number))
     seed = int(attrs.get("seed", study.user_attrs.get("seed", 0)))
-    graph = BipartiteGraph.of(dataset.train, dataset.n_items, device)
+    graph = build_graph(dataset, spec, device)
     model = build_model(spec, graph, seed, device)
     path = weights_path(out, origin)
     if path.is_file():

@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.evaluation import Evaluator
-from gnnnas.graph import BipartiteGraph
+from gnnnas.graph import build_graph
 from gnnnas.models.registry import build_model
 from gnnnas.pipeline import train_config
 from gnnnas.search.controllers.base import Suggestion
@@ -152,7 +152,7 @@ class TrialRunner:
         ctx, trial, spec = self.ctx, suggestion.trial, suggestion.spec
         max_epochs = suggestion.max_epochs or ctx.config.epochs
         config = train_config(spec, replace(ctx.config, epochs=max_epochs, progress=False))
-        graph = BipartiteGraph.of(ctx.dataset.train, ctx.dataset.n_items, ctx.device)
+        graph = build_graph(ctx.dataset, spec, ctx.device)
         model = build_model(spec, graph, config.seed, ctx.device)
         curve: list[list[float]] = []
         stop: list[str] = []

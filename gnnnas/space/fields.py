@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gnnnas.models.spec import (
-    ACTIVATIONS, AGGREGATORS, ATTENTION_AGGREGATORS, COMBINATIONS, FEATURES, HEAD_COMBINES, NORMS,
-    PARAMETER_FREE_AGGREGATORS, SCORINGS, SKIPS, ArchSpec, LayerSpec, TrainingSpec,
+    ACTIVATIONS, AGGREGATORS, ATTENTION_AGGREGATORS, COMBINATIONS, FEATURES, GRAPHS, HEAD_COMBINES, ITEM_GRAPHS,
+    NORMS, PARAMETER_FREE_AGGREGATORS, SCORINGS, SKIPS, TEXT_COMBINES, TEXT_FEATURES, TEXT_PROJECTORS, ArchSpec,
+    LayerSpec, TrainingSpec,
 )
 
 SECTIONS = ("architecture", "layers", "training")
@@ -140,6 +141,9 @@ def _losses() -> tuple[str, ...]:
 _ATTENTION = Applicability("aggregator", ATTENTION_AGGREGATORS, "only attention aggregators have heads")
 _PARAMETRIC = Applicability("aggregator", frozenset(AGGREGATORS) - PARAMETER_FREE_AGGREGATORS,
                             "parameter-free aggregators keep their input width")
+_TEXT = Applicability("features", TEXT_FEATURES, "only text features are projected")
+_ID_TEXT = Applicability("features", frozenset({"id+text"}), "only id+text features are combined")
+_ITEM_GRAPH = Applicability("graph", ITEM_GRAPHS, "only item-item graphs have neighbours per item")
 
 _FIELD_LIST = (
     Field("embedding_dim", "architecture", Integer(1), _ARCH.embedding_dim),
@@ -148,6 +152,10 @@ _FIELD_LIST = (
     Field("edge_dropout", "architecture", Number(0.0, 1.0), _ARCH.edge_dropout),
     Field("scoring", "architecture", OneOf(SCORINGS), _ARCH.scoring),
     Field("features", "architecture", OneOf(FEATURES), _ARCH.features),
+    Field("text_projector", "architecture", OneOf(TEXT_PROJECTORS), _ARCH.text_projector, _TEXT),
+    Field("text_combine", "architecture", OneOf(TEXT_COMBINES), _ARCH.text_combine, _ID_TEXT),
+    Field("graph", "architecture", OneOf(GRAPHS), _ARCH.graph),
+    Field("item_k", "architecture", Integer(1), _ARCH.item_k, _ITEM_GRAPH),
     Field("num_layers", "layers", Integer(0), len(_ARCH.layers)),
     Field("aggregator", "layers", OneOf(tuple(AGGREGATORS)), _LAYER.aggregator),
     Field("hidden", "layers", Integer(1), _LAYER.hidden, _PARAMETRIC),

@@ -164,6 +164,8 @@ class Trainer:
         scale = self.config.l2 / users.numel()
         value = torch.zeros((), device=users.device)
         for table, rows in zip(tables, (users, items)):
+            if table is None:  # items without an ID table (text features)
+                continue
             ego = table.index_select(0, rows)
             if table.grad is None:
                 table.grad = torch.zeros_like(table)
