@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from gnnnas.data.dataset import Dataset
-from gnnnas.evaluation import Evaluator
+from gnnnas.evaluation import Evaluator, split_cold
 from gnnnas.graph import build_graph
 from gnnnas.models.base import Recommender
 from gnnnas.models.registry import Architecture, build_model, resolve_architecture
@@ -34,6 +34,8 @@ class RunReport:
     seconds: float
     refit: bool
     dataset: Dataset | None = None  # what the model was trained on (train + validation when refitted)
+    val_cold: dict[str, float] | None = None  # cold-start protocol only
+    test_cold: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         r = self.result
@@ -48,7 +50,15 @@ class RunReport:
             "params": self.model.num_parameters(),
             "seconds": self.seconds,
             "refit": self.refit,
+            **({"val_cold": self.val_cold or {}, "test_cold": self.test_cold} if self.test_cold is not None else {}),
         }
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """``val`` and ``test`` (and ``val_cold`` / ``test_cold``) as stored with a model bundle."""
+        out = {"val": self.val, "test": self.test}
+        if self.test_cold is not None:
+            out.update(val_cold=self.val_cold or {}, test_cold=self.test_cold)
+        return out
 
 
 def train_config(arch: Architecture, base: TrainConfig) -> TrainConfig:
@@ -72,9 +82,9 @@ def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config
     graph = build_graph(dataset, arch, device)
     model = build_model(arch, graph, config.seed, device)
     result = Trainer(model, dataset, config, graph=graph, callbacks=callbacks).fit()
-    val = result.best_val
+    val, val_cold = split_cold(result.best_val)
     if not val and dataset.val.nnz:  # untrained baselines: still report validation
-        val = Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
+        val, val_cold = evaluate_splits(model, dataset, ("val", "val_cold"), config, device)
     if refit and model.trainable:
         full = dataset.refit()
         graph = build_graph(full, arch, device)
@@ -82,5 +92,21 @@ def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config
         epochs = max(1, result.best_epoch or result.epochs_run)
         Trainer(model, full, replace(config, epochs=epochs), graph=graph).fit()
         dataset = full
-    test = Evaluator(dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=device)(model.scorer())
-    return RunReport(arch, model, result, val, test, time.perf_counter() - started, refit, dataset)
+    test, test_cold = evaluate_splits(model, dataset, ("test", "test_cold"), config, device)
+    return RunReport(arch, model, result, val, test, time.perf_counter() - started, refit, dataset,
+                     val_cold if dataset.has_cold else None, test_cold if dataset.has_cold else None)
+
+
+def evaluate_splits(model: Recommender, dataset: Dataset, splits: tuple[str, str], config: TrainConfig,
+                    device: torch.device) -> tuple[dict[str, float], dict[str, float]]:
+    """Metrics of a warm split and its cold counterpart (``{}`` without the cold-start protocol), scored once."""
+    scorer = model.scorer()
+    warm_split, cold_split = splits
+    out = []
+    for split in (warm_split, cold_split):
+        if split.endswith("_cold") and not dataset.has_cold:
+            out.append({})
+            continue
+        evaluator = Evaluator(dataset, split, ks=config.ks, batch_size=config.eval_batch_size, device=device)
+        out.append(evaluator(scorer) if evaluator.n_users else {})
+    return out[0], out[1]

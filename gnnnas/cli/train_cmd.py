@@ -15,6 +15,9 @@ from gnnnas.data import Dataset, add_data_arguments, load_dataset, options_from_
 from gnnnas.device import resolve_device
 from gnnnas.errors import GnnnasError
 from gnnnas.models.registry import architecture_names, override, resolve_architecture
+from gnnnas.models.spec import FEATURES, GRAPHS, SpecError
+from gnnnas.evaluation import COLD_PREFIX
+from gnnnas.features.text import check_dataset_supports
 from gnnnas.pipeline import RunReport, train_and_evaluate
 from gnnnas.training import TrainConfig, TrainingDiverged
 
@@ -47,6 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--metric", default=d.metric, help="validation metric for early stopping (default ndcg@20)")
     g.add_argument("--ks", default="10,20", help="cut-offs K of the reported metrics")
     g.add_argument("--edge-dropout", type=float, default=None, help="fraction of edges dropped per batch")
+    g.add_argument("--features", default=None, choices=FEATURES,
+                   help="item input features: id embeddings, projected item-text embeddings, or both "
+                        "(default: the architecture's)")
+    g.add_argument("--graph", default=None, choices=GRAPHS,
+                   help="user-item graph, or plus item-item edges by text kNN or co-occurrence "
+                        "(default: the architecture's)")
+    g.add_argument("--item-k", type=positive_int, default=None,
+                   help="item-item neighbours per item for --graph text-knn / co-occurrence")
     g.add_argument("--refit", action="store_true",
                    help="after selecting the epoch on validation, retrain on train+validation and report test")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
@@ -75,13 +86,17 @@ def _architecture(args: argparse.Namespace):
     if args.layers is not None and args.layers < 0:
         raise GnnnasError(f"--layers {args.layers}: expected an integer >= 0")
     overrides = dict(layers=args.layers, dim=args.dim, lr=args.lr, l2=args.l2, batch_size=args.batch_size,
-                     negatives=args.negatives, edge_dropout=args.edge_dropout)
+                     negatives=args.negatives, edge_dropout=args.edge_dropout, features=args.features,
+                     graph=args.graph, item_k=args.item_k)
     if isinstance(arch, str):
         given = [k for k, v in overrides.items() if v is not None]
         if given:
             raise GnnnasError(f"--arch {arch}: a baseline has no {given[0].replace('_', '-')} to set")
         return arch
-    return override(arch, **overrides)
+    try:
+        return override(arch, **overrides)
+    except SpecError as err:
+        raise GnnnasError(f"--arch {args.arch}: {err}") from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -94,6 +109,9 @@ def _train(args: argparse.Namespace) -> int:
         from gnnnas.export.bundle import check_target
         check_target(out / MODEL_DIR)  # refuse before training, not after
     dataset = load_dataset(args.data, options_from_args(args))
+    check_dataset_supports(arch, dataset, f"--arch {args.arch}")
+    if config.metric.startswith(COLD_PREFIX) and not dataset.has_cold:
+        raise GnnnasError(f"--metric {config.metric}: cold metrics need --cold-items FRACTION")
     device = resolve_device(args.device)
     try:
         report = train_and_evaluate(dataset, arch, config, device, refit=args.refit)
@@ -130,7 +148,7 @@ def _write_outputs(out: Path, report: RunReport, summary: dict, dataset: Dataset
                  "epochs_run": summary["epochs_run"], "stopped": summary["stopped"], "refit": report.refit,
                  "device": summary["device"], "config": summary["config"]}
         save_bundle(tmp / MODEL_DIR, report.arch, report.model, report.dataset or dataset,
-                    {"val": report.val, "test": report.test}, extra)
+                    report.metrics(), extra)
         out.mkdir(exist_ok=True)
         install_folder(tmp / MODEL_DIR, out / MODEL_DIR)
         for f in tmp.iterdir():
@@ -151,3 +169,9 @@ def _print_report(summary: dict, report: RunReport) -> None:
     for name in names:
         v = val.get(name)
         print(f"{name:<14}{(f'{v:.4f}' if v is not None else '-'):>12}{test[name]:>12.4f}")
+    if "test_cold" in summary:
+        val_cold, test_cold = summary["val_cold"], summary["test_cold"]
+        print(f"cold-start items ({len(report.dataset.cold_items) if report.dataset else '?'} held out):")
+        for name in test_cold:
+            v = val_cold.get(name)
+            print(f"{name:<14}{(f'{v:.4f}' if v is not None else '-'):>12}{test_cold[name]:>12.4f}")

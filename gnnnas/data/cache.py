@@ -21,7 +21,7 @@ import numpy as np
 from gnnnas.data.dataset import Dataset, SplitData
 
 #: Bump when parsing, preprocessing or splitting changes what a source produces.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ENV_VAR = "GNNNAS_CACHE_DIR"
 _log = logging.getLogger(__name__)
 
@@ -98,6 +98,13 @@ def save(dataset: Dataset, path: Path) -> bool:
         arrays[f"{split}_indices"] = data.indices.astype(_index_dtype(dataset.n_items))
     if dataset.item_text is not None:
         arrays["text_data"], arrays["text_offsets"] = _encode_text(dataset.item_text)
+    if dataset.has_cold:
+        for split in ("val_cold", "test_cold"):
+            data = getattr(dataset, split)
+            arrays[f"{split}_indptr"] = data.indptr
+            arrays[f"{split}_indices"] = data.indices.astype(_index_dtype(dataset.n_items))
+        arrays["cold_val_items"] = dataset.cold_val_items
+        arrays["cold_test_items"] = dataset.cold_test_items
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +134,14 @@ def load(path: Path) -> Dataset | None:
                                    indices=npz[f"{s}_indices"].astype(np.int64))
                       for s in ("train", "val", "test")}
             text = _decode_text(npz["text_data"], npz["text_offsets"]) if "text_offsets" in npz.files else None
+            cold = {}
+            if "cold_val_items" in npz.files:
+                cold = {s: SplitData(indptr=npz[f"{s}_indptr"].astype(np.int64),
+                                     indices=npz[f"{s}_indices"].astype(np.int64)) for s in ("val_cold", "test_cold")}
+                cold["cold_val_items"] = npz["cold_val_items"].astype(np.int64)
+                cold["cold_test_items"] = npz["cold_test_items"].astype(np.int64)
             return Dataset(
-                name=str(npz["name"]), n_users=n_users, n_items=n_items, **splits,
+                name=str(npz["name"]), n_users=n_users, n_items=n_items, **splits, **cold,
                 user_ids=npz["user_ids"], item_ids=npz["item_ids"], item_text=text,
                 fingerprint=str(npz["fingerprint"]), info=json.loads(str(npz["info"])),
             )

@@ -82,6 +82,8 @@ class Dataset:
 
     Validation is always carved from the training interactions per user and is
     what early stopping and model selection read; ``test`` is for reporting only.
+    With the cold-start protocol, ``val_cold`` / ``test_cold`` hold the
+    interactions of items held out entirely (see :mod:`gnnnas.data.cold`).
     ``user_ids[u]`` / ``item_ids[i]`` give the raw ids users see.
     """
 
@@ -96,6 +98,22 @@ class Dataset:
     item_text: np.ndarray | None = None  # object array of str per internal item ("" when unknown)
     fingerprint: str = ""
     info: dict = field(default_factory=dict)  # source, format, options, split kind
+    # Cold-start protocol (gnnnas.data.cold): held-out items and their interactions, or None.
+    val_cold: SplitData | None = None
+    test_cold: SplitData | None = None
+    cold_val_items: np.ndarray | None = None  # int64, sorted
+    cold_test_items: np.ndarray | None = None
+
+    @property
+    def has_cold(self) -> bool:
+        return self.val_cold is not None
+
+    @property
+    def cold_items(self) -> np.ndarray:
+        """Every held-out item (empty without the cold-start protocol)."""
+        if self.cold_val_items is None:
+            return np.empty(0, dtype=np.int64)
+        return np.union1d(self.cold_val_items, self.cold_test_items)
 
     @property
     def refitted(self) -> bool:
@@ -110,6 +128,8 @@ class Dataset:
 
     def stats(self) -> dict:
         total = self.train.nnz + self.val.nnz + self.test.nnz
+        if self.has_cold:
+            total += self.val_cold.nnz + self.test_cold.nnz
         return {
             "name": self.name,
             "users": self.n_users,
@@ -120,4 +140,6 @@ class Dataset:
             "val": self.val.nnz,
             "test": self.test.nnz,
             "has_item_text": self.item_text is not None,
+            **({"val_cold": self.val_cold.nnz, "test_cold": self.test_cold.nnz,
+                "cold_items": int(self.cold_items.size)} if self.has_cold else {}),
         }

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gnnnas.data import cache
+from gnnnas.data.cold import draw_cold_items, warm_subset
 from gnnnas.data.dataset import Dataset, SplitData
 from gnnnas.data.formats import resolve_source
 from gnnnas.data.options import DataOptions
@@ -54,11 +55,18 @@ def load_dataset(source: str | Path, options: DataOptions | None = None,
     started = time.perf_counter()
     raw = fmt.load(path, options)
     inter = preprocess(raw, options, str(source))
+    cold, cold_info, cold_fields = None, None, {}
+    full = inter
+    if options.cold_items > 0:
+        cold = draw_cold_items(inter.n_items, options.cold_items, options.seed)
+        inter, is_cold = warm_subset(inter, cold)
     kind, labels = split_labels(inter, options)
     splits = {
         split: SplitData.from_pairs(inter.users[labels == label], inter.items[labels == label], inter.n_users)
         for split, label in (("train", TRAIN), ("val", VAL), ("test", TEST))
     }
+    if cold is not None:
+        cold_fields, cold_info = _cold_splits(full, is_cold, cold, splits["train"])
     info = {
         "name": name,
         "source": str(source),
@@ -68,16 +76,30 @@ def load_dataset(source: str | Path, options: DataOptions | None = None,
         "split": kind,
         "preprocess": inter.stats,
         "has_timestamps": inter.timestamps is not None,
+        **({"cold": cold_info} if cold_info else {}),
         "build_seconds": round(time.perf_counter() - started, 3),
     }
     dataset = Dataset(
         name=name, n_users=inter.n_users, n_items=inter.n_items, **splits,
         user_ids=np.asarray(inter.user_ids, dtype=str), item_ids=np.asarray(inter.item_ids, dtype=str),
-        item_text=inter.item_text, fingerprint=fp, info=info,
+        item_text=inter.item_text, fingerprint=fp, info=info, **cold_fields,
     )
     if use_cache:
         cache.save(dataset, entry)
     return dataset
+
+
+def _cold_splits(inter, is_cold: np.ndarray, cold, train: SplitData) -> tuple[dict, dict]:
+    """The ``val_cold`` / ``test_cold`` splits (users with training interactions only) and their summary."""
+    users, items = inter.users[is_cold], inter.items[is_cold]
+    known = train.counts()[users] > 0
+    out, info = {"cold_val_items": cold.val, "cold_test_items": cold.test}, {}
+    for name, group in (("val_cold", cold.val), ("test_cold", cold.test)):
+        mask = np.isin(items, group) & known
+        out[name] = SplitData.from_pairs(users[mask], items[mask], inter.n_users)
+        info[f"{name}_items"] = int(group.size)
+    info["dropped_interactions"] = int((~known).sum())  # their user has no training interaction
+    return out, info
 
 
 def dataset_info(source: str | Path, options: DataOptions | None = None,

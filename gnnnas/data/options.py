@@ -26,7 +26,10 @@ class DataOptions:
     ``split="auto"`` keeps a split the source ships (LightGCN ``test.txt``,
     RecBole ``.train/.test.inter``) and otherwise splits by ``ratios``.
     ``seed`` drives every random choice of the split (and, on the command line,
-    training too).
+    training too). ``cold_items`` > 0 holds out that fraction of the items
+    entirely for the cold-start protocol (see :mod:`gnnnas.data.cold`);
+    ``text_model`` names the encoder of item text features (None: the
+    packaged all-MiniLM-L6-v2).
     """
 
     format: str | None = None
@@ -43,6 +46,8 @@ class DataOptions:
     split: str = "auto"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     val_ratio: float = 0.1
+    cold_items: float = 0.0
+    text_model: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -55,7 +60,7 @@ class DataOptions:
 
     def _validate(self) -> None:
         for name in ("format", "user_col", "item_col", "rating_col", "time_col",
-                     "items_path", "item_id_col"):
+                     "items_path", "item_id_col", "text_model"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise GnnnasError(f"data option {name}={value!r}: expected a non-empty string or nothing")
@@ -72,6 +77,9 @@ class DataOptions:
         if isinstance(self.val_ratio, bool) or not isinstance(self.val_ratio, (int, float)) \
                 or not 0.0 <= self.val_ratio < 1.0:
             raise GnnnasError(f"data option val_ratio={self.val_ratio!r}: expected a number in [0, 1)")
+        if isinstance(self.cold_items, bool) or not isinstance(self.cold_items, (int, float)) \
+                or not 0.0 <= self.cold_items < 1.0:
+            raise GnnnasError(f"data option cold_items={self.cold_items!r}: expected a fraction of items in [0, 1)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise GnnnasError(f"data option seed={self.seed!r}: expected an integer >= 0")
 
@@ -139,6 +147,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-ratio", type=float, default=0.1,
                        help="fraction of each user's training items held out for validation "
                             "when the source provides the test split (default: 0.1)")
+    group.add_argument("--cold-items", type=float, default=0.0, metavar="FRACTION",
+                       help="cold-start protocol: hold out this fraction of items entirely (no training "
+                            "interactions); half are validation-cold, half test-cold items (default: 0, off)")
+    group.add_argument("--text-model", default=None, metavar="NAME|DIR",
+                       help="sentence-transformers model for item text features: the packaged all-MiniLM-L6-v2 "
+                            "(default) or a local model folder; nothing is downloaded")
     if "--seed" not in parser._option_string_actions:  # argparse has no public lookup
         group.add_argument("--seed", type=int, default=0,
                            help="random seed for the data split and training (default: 0)")

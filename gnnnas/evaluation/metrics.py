@@ -26,7 +26,7 @@ An item that is both excluded and held out is dropped from ``T``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Callable, Sequence
 
@@ -181,8 +181,9 @@ class MetricAccumulator:
     evaluation synchronises once at the end (plus the rare tie/NaN checks).
     """
 
-    def __init__(self, n_items: int, ks: Sequence[int]):
+    def __init__(self, n_items: int, ks: Sequence[int], n_candidates: int | None = None):
         self.n_items = int(n_items)
+        self.n_candidates = int(n_candidates) if n_candidates is not None else self.n_items
         self.ks = _check_ks(ks)
         self.n_users = 0
         self._sums: torch.Tensor | None = None
@@ -216,7 +217,7 @@ class MetricAccumulator:
         names = [f"{m}@{k}" for k in self.ks for m in METRICS if m != "coverage"]
         per = dict(zip(names, means))
         for k, cov in zip(self.ks, covered):
-            per[f"coverage@{k}"] = cov / self.n_items
+            per[f"coverage@{k}"] = cov / self.n_candidates
         return {name: float(per[name]) for name in metric_names(self.ks)}
 
 
@@ -242,17 +243,31 @@ class RankingTask:
     excl_pos: np.ndarray  # int64, position of each excluded entry (grouped by position)
     excl_items: np.ndarray  # int64
     excl_indptr: np.ndarray  # int64 (m + 1,)
+    blocked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # items ranked for nobody
+
+    @property
+    def n_candidates(self) -> int:
+        """Items that can be ranked (what coverage is a fraction of)."""
+        return self.n_items - int(self.blocked.size)
 
     @classmethod
-    def from_keys(cls, n_items: int, truth_keys: np.ndarray, excl_keys: np.ndarray | None = None) -> "RankingTask":
-        """Build from flat keys ``row * n_items + item`` (any order, duplicates allowed)."""
+    def from_keys(cls, n_items: int, truth_keys: np.ndarray, excl_keys: np.ndarray | None = None,
+                  blocked: np.ndarray | None = None) -> "RankingTask":
+        """Build from flat keys ``row * n_items + item`` (any order, duplicates allowed).
+
+        ``blocked`` items are never ranked for anyone (the candidate set is
+        every other item); truth entries on them are dropped.
+        """
         if n_items < 1:
             raise ValueError("n_items must be >= 1")
         truth = np.unique(np.asarray(truth_keys, dtype=np.int64))
         excl = np.unique(np.asarray(excl_keys if excl_keys is not None else [], dtype=np.int64))
+        blocked = np.unique(np.asarray(blocked if blocked is not None else [], dtype=np.int64))
         if excl.size and truth.size:
             at = np.minimum(np.searchsorted(excl, truth), excl.size - 1)
             truth = truth[excl[at] != truth]
+        if blocked.size and truth.size:
+            truth = truth[~np.isin(truth % n_items, blocked)]
         truth_rows = truth // n_items
         rows = np.unique(truth_rows)
         m = rows.size
@@ -270,6 +285,7 @@ class RankingTask:
             excl_pos=excl_pos,
             excl_items=excl[keep] - excl_rows[keep] * n_items,
             excl_indptr=_indptr(excl_pos, m),
+            blocked=blocked,
         )
 
     @property
@@ -285,7 +301,7 @@ class RankingTask:
 
         return TaskTensors(device=device, rows=as_t(self.rows), truth_keys=as_t(self.truth_keys),
                            truth_counts=as_t(np.diff(self.truth_indptr)), excl_pos=as_t(self.excl_pos),
-                           excl_items=as_t(self.excl_items))
+                           excl_items=as_t(self.excl_items), blocked=as_t(self.blocked))
 
 
 def _indptr(sorted_pos: np.ndarray, m: int) -> np.ndarray:
@@ -304,6 +320,7 @@ class TaskTensors:
     truth_counts: torch.Tensor
     excl_pos: torch.Tensor
     excl_items: torch.Tensor
+    blocked: torch.Tensor
 
 
 def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tensor],
@@ -320,7 +337,7 @@ def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tens
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    acc = MetricAccumulator(task.n_items, ks)
+    acc = MetricAccumulator(task.n_items, ks, n_candidates=task.n_candidates)
     n = task.n_items
     feed = tensors_on(torch.device(feed_device)).rows
     tp, ep = task.truth_indptr, task.excl_indptr
@@ -341,6 +358,8 @@ def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tens
         if hi > lo:
             scores.index_put_((tt.excl_pos[lo:hi] - s, tt.excl_items[lo:hi]),
                               scores.new_full((), -math.inf))
+        if tt.blocked.numel():
+            scores.index_fill_(1, tt.blocked, -math.inf)
         truth = tt.truth_keys[int(tp[s]):int(tp[e])] - s * n
         acc.add(scores, truth, tt.truth_counts[s:e])
     return acc

@@ -5,6 +5,11 @@ seen are excluded (``val``: train; ``test``: train and val, or just train for
 a refitted dataset, whose train already holds val). Only users with held-out
 items in the split are evaluated. Metric conventions are those of
 :mod:`gnnnas.evaluation.metrics`.
+
+With the cold-start protocol (:mod:`gnnnas.data.cold`) the warm splits never
+rank held-out cold items, and ``val_cold`` / ``test_cold`` rank only the
+cold items of that split, each user's held-out interactions with them being
+the truth.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import torch
 from gnnnas.data.dataset import Dataset
 from gnnnas.evaluation.metrics import RankingTask, TaskTensors, _check_ks, csr_keys, run_ranking
 
-SPLITS = ("val", "test")
+SPLITS = ("val", "test", "val_cold", "test_cold")
+#: prefix of cold metrics when they sit in one dict with the warm ones (``cold_recall@20``)
+COLD_PREFIX = "cold_"
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -56,16 +63,35 @@ _PREPARED: "weakref.WeakKeyDictionary[Dataset, dict[str, _Prepared]]" = weakref.
 def _prepared(dataset: Dataset, split: str) -> _Prepared:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split.endswith("_cold") and not dataset.has_cold:
+        raise ValueError(f"split {split!r} needs the cold-start protocol (DataOptions.cold_items > 0)")
     per_split = _PREPARED.setdefault(dataset, {})
     if split not in per_split:
         n = dataset.n_items
-        truth = dataset.val if split == "val" else dataset.test
+        truth = getattr(dataset, split)
         excluded = [dataset.train]
-        if split == "test" and not dataset.refitted:
+        if split.startswith("test") and not dataset.refitted:
             excluded.append(dataset.val)
         excl_keys = np.concatenate([csr_keys(s.indptr, s.indices, n) for s in excluded])
-        per_split[split] = _Prepared(RankingTask.from_keys(n, csr_keys(truth.indptr, truth.indices, n), excl_keys))
+        if split.endswith("_cold"):  # candidates: this split's cold items only
+            blocked = np.setdiff1d(np.arange(n), getattr(dataset, f"cold_{split[:-5]}_items"))
+        else:
+            blocked = dataset.cold_items
+        per_split[split] = _Prepared(RankingTask.from_keys(n, csr_keys(truth.indptr, truth.indices, n), excl_keys,
+                                                           blocked))
     return per_split[split]
+
+
+def cold_splits(dataset: Dataset) -> tuple[str, ...]:
+    """The cold splits ``dataset`` can evaluate (empty without the cold-start protocol)."""
+    return ("val_cold", "test_cold") if dataset.has_cold else ()
+
+
+def split_cold(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(warm metrics, cold metrics without their ``cold_`` prefix) of one merged dict."""
+    warm = {k: v for k, v in metrics.items() if not k.startswith(COLD_PREFIX)}
+    cold = {k[len(COLD_PREFIX):]: v for k, v in metrics.items() if k.startswith(COLD_PREFIX)}
+    return warm, cold
 
 
 class Evaluator:

@@ -163,10 +163,15 @@ def _save(file: Path, vectors: np.ndarray) -> None:
 
 
 def item_text_embeddings(dataset, model: str | Path | None = None, **kwargs) -> TextEmbeddings:
-    """Embeddings of every item's text of ``dataset`` (internal item order); fails if it has none."""
+    """Embeddings of every item's text of ``dataset`` (internal item order); fails if it has none.
+
+    ``model`` defaults to the dataset's ``text_model`` option, else the packaged model.
+    """
     if not has_item_text(dataset):
         raise GnnnasError(f"dataset {dataset.name}: has no item text; text features and text-kNN item graphs "
                           "need an items table with text (e.g. --items FILE --text-cols COL for CSV data)")
+    if model is None:
+        model = ((dataset.info or {}).get("options") or {}).get("text_model")
     return encode_texts(list(dataset.item_text), model, **kwargs)
 
 
@@ -174,3 +179,12 @@ def has_item_text(dataset) -> bool:
     """Whether at least one item of ``dataset`` has non-empty text."""
     text = getattr(dataset, "item_text", None)
     return text is not None and any(str(t).strip() for t in text)
+
+
+def check_dataset_supports(arch, dataset, what: str) -> None:
+    """Refuse, in one line, an architecture that needs item text on a dataset that has none."""
+    uses_text = getattr(arch, "uses_text", False)
+    if uses_text and not has_item_text(dataset):
+        raise GnnnasError(f"{what}: needs item text (features={arch.features}, graph={arch.graph}) but dataset "
+                          f"{dataset.name} has none; use features=id and graph user-item or co-occurrence, or "
+                          "give the data an items table with text (--items FILE --text-cols COL)")

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.device import synchronize
-from gnnnas.evaluation import Evaluator
+from gnnnas.evaluation import COLD_PREFIX, Evaluator
 from gnnnas.graph import BipartiteGraph, dropout_edges
 from gnnnas.models.base import Recommender
 from gnnnas.training.config import TrainConfig
@@ -92,10 +92,16 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.deadline = deadline
         self.loss_fn = LOSSES[config.loss]
-        self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed)
+        self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed,
+                                       excluded_items=dataset.cold_items)
         self._has_val = dataset.val.nnz > 0
         self.evaluator = (Evaluator(dataset, "val", ks=config.ks, batch_size=config.eval_batch_size,
                                     device=self.device) if self._has_val else None)
+        # Cold validation metrics join the warm ones as cold_<name>, so either can drive early stopping.
+        self.cold_evaluator = None
+        if self.evaluator is not None and dataset.has_cold:
+            cold = Evaluator(dataset, "val_cold", ks=config.ks, batch_size=config.eval_batch_size, device=self.device)
+            self.cold_evaluator = cold if cold.n_users else None
         self._dropout_rng = np.random.default_rng(config.seed + 1)
         self._optimizer: torch.optim.Optimizer | None = None
 
@@ -199,7 +205,10 @@ class Trainer:
             row = {"epoch": epoch, "loss": loss}
             if self.evaluator is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                 t1 = time.perf_counter()
-                metrics = self.evaluator(model.scorer())
+                scorer = model.scorer()
+                metrics = self.evaluator(scorer)
+                if self.cold_evaluator is not None:
+                    metrics.update({COLD_PREFIX + k: v for k, v in self.cold_evaluator(scorer).items()})
                 result.eval_seconds.append(time.perf_counter() - t1)
                 value = metrics[cfg.metric]
                 row.update({f"val_{k}": v for k, v in metrics.items()})
