@@ -17,6 +17,11 @@ size in its ``files`` manifest):
 * ``users.json`` / ``items.json``: raw ids, as strings exactly as the source
   has them, in internal-id order; ``item_text.json`` (item titles) when the
   dataset has item text;
+* since format 1.1, for models that use them: ``item_features.npy`` (the
+  items' text embeddings the model reads, float32, no pickle), the graph's
+  item-item edges (``item_src`` / ``item_dst`` in ``interactions.npz``), and
+  the cold-start protocol's ``val_cold`` / ``test_cold`` splits and held-out
+  items (also in ``interactions.npz``);
 * ``metadata.json``: format and library versions, dataset name, fingerprint
   and sizes, the metrics and ``extra`` given, the creation time and the manifest.
 
@@ -51,7 +56,7 @@ from gnnnas.models.spec import ArchSpec, SpecError
 
 FORMAT_NAME = "gnnnas-model-bundle"
 #: ``MAJOR.MINOR``: a reader reads every minor version of its major (minors only add fields).
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.pt"
@@ -59,9 +64,11 @@ INTERACTIONS_FILE = "interactions.npz"
 USERS_FILE = "users.json"
 ITEMS_FILE = "items.json"
 ITEM_TEXT_FILE = "item_text.json"
+ITEM_FEATURES_FILE = "item_features.npy"
 METADATA_FILE = "metadata.json"
 REQUIRED_FILES = (SPEC_FILE, WEIGHTS_FILE, INTERACTIONS_FILE, USERS_FILE, ITEMS_FILE)
 SPLITS = ("train", "val", "test")
+COLD_SPLITS = ("val_cold", "test_cold")
 
 
 def _gnnnas_version() -> str:
@@ -197,6 +204,20 @@ def save_bundle(path: str | Path, spec: ArchSpec | str, model: Recommender, data
             data: SplitData = getattr(dataset, split)
             arrays[f"{split}_indptr"] = data.indptr.astype(np.int64)
             arrays[f"{split}_indices"] = data.indices.astype(_index_dtype(dataset.n_items))
+        if dataset.has_cold:
+            for split in COLD_SPLITS:
+                data = getattr(dataset, split)
+                arrays[f"{split}_indptr"] = data.indptr.astype(np.int64)
+                arrays[f"{split}_indices"] = data.indices.astype(_index_dtype(dataset.n_items))
+            arrays["cold_val_items"] = dataset.cold_val_items.astype(np.int64)
+            arrays["cold_test_items"] = dataset.cold_test_items.astype(np.int64)
+        graph = getattr(model, "graph", None)
+        if graph is not None and graph.item_src is not None:
+            arrays["item_src"] = graph.item_src.astype(np.int64)
+            arrays["item_dst"] = graph.item_dst.astype(np.int64)
+        if graph is not None and graph.item_features is not None:
+            with open(tmp / ITEM_FEATURES_FILE, "xb") as handle:
+                np.save(handle, graph.item_features.detach().cpu().numpy().astype(np.float32), allow_pickle=False)
         with open(tmp / INTERACTIONS_FILE, "xb") as handle:
             np.savez_compressed(handle, **arrays)
         (tmp / USERS_FILE).write_text(json.dumps([str(u) for u in dataset.user_ids]) + "\n", encoding="utf-8")
@@ -290,6 +311,9 @@ class BundleContents:
     user_ids: np.ndarray  # str
     item_ids: np.ndarray  # str
     item_text: np.ndarray | None  # object array of str
+    item_edges: tuple[np.ndarray, np.ndarray] | None = None  # the graph's item-item edges (format 1.1)
+    item_features: torch.Tensor | None = None  # the items' text embeddings the model reads (format 1.1)
+    cold: dict | None = None  # val_cold / test_cold splits and cold_val_items / cold_test_items (format 1.1)
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -388,9 +412,18 @@ def read_bundle(path: str | Path, device: torch.device | str = "cpu") -> BundleC
             n_users, n_items = (int(v) for v in npz["shape"])
             splits = {s: SplitData(indptr=npz[f"{s}_indptr"].astype(np.int64),
                                    indices=npz[f"{s}_indices"].astype(np.int64)) for s in SPLITS}
+            item_edges = None
+            if "item_src" in npz.files:
+                item_edges = (npz["item_src"].astype(np.int64), npz["item_dst"].astype(np.int64))
+            cold = None
+            if "cold_val_items" in npz.files:
+                cold = {s: SplitData(indptr=npz[f"{s}_indptr"].astype(np.int64),
+                                     indices=npz[f"{s}_indices"].astype(np.int64)) for s in COLD_SPLITS}
+                cold.update(cold_val_items=npz["cold_val_items"].astype(np.int64),
+                            cold_test_items=npz["cold_test_items"].astype(np.int64))
     except (OSError, ValueError, KeyError) as err:
         raise GnnnasError(f"{path / INTERACTIONS_FILE}: unreadable ({err})") from None
-    for name, split in splits.items():
+    for name, split in {**splits, **{k: v for k, v in (cold or {}).items() if k in COLD_SPLITS}}.items():
         ok = (split.indptr.size == n_users + 1 and split.indptr[0] == 0 and split.indptr[-1] == split.indices.size
               and (split.indices.size == 0 or (split.indices.min() >= 0 and split.indices.max() < n_items)))
         if not ok:
@@ -410,4 +443,19 @@ def read_bundle(path: str | Path, device: torch.device | str = "cpu") -> BundleC
         raise GnnnasError(f"{path / WEIGHTS_FILE}: cannot be read as plain tensors ({err})") from None
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise GnnnasError(f"{path / WEIGHTS_FILE}: expected a state dict of tensors")
-    return BundleContents(path, metadata, spec, weights, n_users, n_items, splits, user_ids, item_ids, item_text)
+    if item_edges is not None:
+        src, dst = item_edges
+        if src.shape != dst.shape or (src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_items)):
+            raise GnnnasError(f"{path / INTERACTIONS_FILE}: item-item edges do not fit {n_items} items")
+    item_features = None
+    if ITEM_FEATURES_FILE in metadata["files"]:
+        try:
+            features = np.load(path / ITEM_FEATURES_FILE, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise GnnnasError(f"{path / ITEM_FEATURES_FILE}: unreadable ({err})") from None
+        if features.ndim != 2 or features.shape[0] != n_items:
+            raise GnnnasError(f"{path / ITEM_FEATURES_FILE}: expected {n_items} rows of item features, "
+                              f"got shape {features.shape}")
+        item_features = torch.from_numpy(features.astype(np.float32)).to(device)
+    return BundleContents(path, metadata, spec, weights, n_users, n_items, splits, user_ids, item_ids, item_text,
+                          item_edges, item_features, cold)

@@ -36,7 +36,8 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> "TrainedRecomm
 def _build(contents: BundleContents, device: torch.device) -> Recommender:
     from gnnnas.graph import BipartiteGraph
     from gnnnas.models.registry import build_model
-    graph = BipartiteGraph.of(contents.splits["train"], contents.n_items, device)
+    graph = BipartiteGraph.of(contents.splits["train"], contents.n_items, device, contents.item_edges,
+                              contents.item_features, key="bundle")
     with torch.random.fork_rng(devices=[]):  # build_model seeds torch; leave the caller's RNG alone
         model = build_model(contents.spec, graph, 0, device)
     try:
@@ -106,7 +107,7 @@ class TrainedRecommender:
             name=str(meta.get("name", self.path.name)), n_users=contents.n_users, n_items=contents.n_items,
             train=contents.splits["train"], val=contents.splits["val"], test=contents.splits["test"],
             user_ids=contents.user_ids, item_ids=contents.item_ids, item_text=contents.item_text,
-            fingerprint=str(meta.get("fingerprint", "")), info=info,
+            fingerprint=str(meta.get("fingerprint", "")), info=info, **(contents.cold or {}),
         )
         self._user_index: dict[str, int] | None = None
         self._item_index: dict[str, int] | None = None
@@ -225,7 +226,9 @@ class TrainedRecommender:
         """Full-ranking metrics, seen items (train + validation) excluded.
 
         ``data=None``: the bundle's own ``split`` (``test``, the recorded test
-        split, reproduces the exported test metrics; or ``val``). Otherwise
+        split, reproduces the exported test metrics; or ``val``; or
+        ``test_cold`` / ``val_cold`` for a model trained under the cold-start
+        protocol: ranking among the held-out cold items). Otherwise
         ``data`` is a :class:`~gnnnas.data.Dataset` or a source path/name
         (loaded with ``options``, a :class:`~gnnnas.data.DataOptions`) whose
         ``split`` (``test``, ``val``, ``train`` or ``all``) holds the held-out
@@ -235,8 +238,11 @@ class TrainedRecommender:
         """
         from gnnnas.evaluation import Evaluator
         if data is None:
-            if split not in ("val", "test"):
-                raise GnnnasError(f"split={split!r}: expected test or val for the bundle's own data")
+            if split not in ("val", "test", "val_cold", "test_cold"):
+                raise GnnnasError(f"split={split!r}: expected test or val (or test_cold, val_cold) for the "
+                                  "bundle's own data")
+            if split.endswith("_cold") and not self.dataset.has_cold:
+                raise GnnnasError(f"{self.path}: split={split!r}: the model was not trained with --cold-items")
             target, dropped = self.dataset, {}
             if getattr(target, split).nnz == 0:
                 why = " (the model was refitted on train + validation)" if self.dataset.refitted else ""

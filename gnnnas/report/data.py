@@ -48,12 +48,24 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("combination", "layer combination"),
     Dimension("edge_dropout", "edge dropout"),
     Dimension("scoring", "scoring"),
+    Dimension("features", "input features"),
+    Dimension("text_projector", "text projector"),
+    Dimension("text_combine", "id+text combine"),
+    Dimension("graph", "graph"),
+    Dimension("item_k", "item neighbours k"),
     Dimension("lr", "learning rate", kind="log"),
     Dimension("l2", "L2", kind="log"),
     Dimension("batch_size", "batch size"),
     Dimension("num_negatives", "negatives per positive"),
 )
 DIMENSION_BY_KEY = {d.key: d for d in DIMENSIONS}
+
+
+def _cold_metric(trials, metric: str | None) -> str | None:
+    """The cold-item metric shown beside ``metric`` when the study used the cold-start protocol."""
+    from gnnnas.search.leaderboard import cold_metrics
+    names = cold_metrics(trials, metric or "ndcg@20")
+    return names[0] if names and names[0] != metric else (names[1] if len(names) > 1 else None)
 
 
 def design_values(spec: dict | None) -> dict[str, Any]:
@@ -87,6 +99,11 @@ def design_values(spec: dict | None) -> dict[str, Any]:
         "combination": spec.get("combination") if layers else None,
         "edge_dropout": spec.get("edge_dropout") if layers else None,
         "scoring": spec.get("scoring"),
+        "features": spec.get("features", "id"),
+        "text_projector": spec.get("text_projector") if spec.get("features", "id") != "id" else None,
+        "text_combine": spec.get("text_combine") if spec.get("features") == "id+text" else None,
+        "graph": spec.get("graph", "user-item"),
+        "item_k": spec.get("item_k") if spec.get("graph", "user-item") != "user-item" else None,
         "lr": training.get("lr"),
         "l2": training.get("l2"),
         "batch_size": training.get("batch_size"),
@@ -249,6 +266,9 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     starts = [t.datetime_start for t in frozen if t.datetime_start is not None]
     origin = min(starts) if starts else now
     stale = stale_running(study, now)
+    cold_metric = _cold_metric(frozen, metric)
+    if cold_metric:
+        attrs["cold_metric"] = cold_metric
     rows, curves = [], {}
     for t in frozen:
         a = t.user_attrs
@@ -259,12 +279,14 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         start_s = (t.datetime_start - origin).total_seconds() if t.datetime_start else None
         end_s = (end - origin).total_seconds() if end is not None and t.datetime_start else None
         test = (a.get("test") or {}).get(metric) if metric else None
+        cold = (a.get("test") or {}).get(cold_metric) if cold_metric else None
         row = {
             "trial": t.number, "status": status,
             "value": _best_reported(t, metric, maximize),
             "final": t.state == TrialState.COMPLETE and bool(t.values),
             "values": list(t.values) if t.state == TrialState.COMPLETE and t.values else None,
             "test": float(test) if test is not None else None,
+            "test_cold": float(cold) if cold is not None else None,
             "controller": a.get("controller") or "optuna", "worker": a.get("worker") or "-",
             "start_s": start_s, "end_s": end_s,
             "duration_s": end_s - start_s if end_s is not None and start_s is not None else None,
@@ -279,12 +301,12 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         row.update({d.key: dims.get(d.key) for d in DIMENSIONS})
         rows.append(row)
         curves[t.number] = _curve(t)
-    columns = ["trial", "status", "value", "final", "values", "test", "controller", "worker", "start_s", "end_s",
+    columns = ["trial", "status", "value", "final", "values", "test", "test_cold", "controller", "worker", "start_s", "end_s",
                "duration_s", "seconds", "params", "epochs", "best_epoch", "max_epochs", "stopped", "reused_from",
                "error", "spec", "stale", *DIMENSION_BY_KEY]
     # object columns keep None as None (pandas 3 would turn text columns into str with NaN for missing)
     trials = pd.DataFrame(rows, columns=columns, dtype=object).astype(
-        {c: "float64" for c in ("value", "test", "start_s", "end_s", "duration_s", "seconds")})
+        {c: "float64" for c in ("value", "test", "test_cold", "start_s", "end_s", "duration_s", "seconds")})
     trials = trials.sort_values("trial").reset_index(drop=True)
     winner, best, pareto = None, 0.0, []
     done = [(int(r.trial), list(r["values"])) for _, r in trials.iterrows()

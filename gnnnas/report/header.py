@@ -96,6 +96,9 @@ def _best(data: ReportData) -> list[tuple[str, str]]:
         rows.append((data.metric, f"<b>{w.value:.4f}</b>"))
         metric = data.attrs.get("metric")
         rows.append((f"test {metric}" if metric else "test", f"{w.test:.4f}" if pd.notna(w.test) else "–"))
+        cold = data.attrs.get("cold_metric")
+        if cold and pd.notna(w.test_cold):
+            rows.append((f"test {cold}", f"{w.test_cold:.4f}"))
     return rows
 
 

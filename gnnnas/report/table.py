@@ -22,7 +22,8 @@ _COLUMNS = (
     ("controller", "controller", "text"), ("val", "val {metric}", "metric"), ("test", "test {metric}", "metric"),
     ("layers", "layers", "int"), ("aggregators", "aggregators", "text"), ("dim", "dim", "int"),
     ("hidden", "hidden", "text"), ("heads", "heads", "text"), ("skip", "skip", "text"),
-    ("combination", "combination", "text"), ("scoring", "scoring", "text"), ("lr", "lr", "sci"),
+    ("combination", "combination", "text"), ("scoring", "scoring", "text"), ("features", "features", "text"),
+    ("graph", "graph", "text"), ("lr", "lr", "sci"),
     ("l2", "L2", "sci"), ("params", "parameters", "int"), ("seconds", "seconds", "sec"), ("epochs", "epochs", "int"),
     ("note", "note", "text"),
 )
@@ -117,6 +118,10 @@ def leaderboard_table(data: ReportData, table_id: str = "leaderboard") -> str:
         at = columns.index(("val", "val {metric}", "metric"))
         columns[at:at + 2] = [(f"obj{i}", name, "metric") for i, name in enumerate(data.objectives)]
     metric = data.attrs.get("metric") or "value"
+    cold = data.attrs.get("cold_metric")
+    if cold:  # the cold-start protocol: cold items' test metric beside the warm one
+        at = columns.index(("test", "test {metric}", "metric"))
+        columns.insert(at + 1, ("test_cold", f"test {cold}", "metric"))
     header = "".join(f'<th data-type="{"text" if fmt == "text" else "num"}" title="click to sort">'
                      f'{html.escape(title.format(metric=metric))}</th>' for _, title, fmt in columns)
     body = []

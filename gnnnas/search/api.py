@@ -26,6 +26,7 @@ from gnnnas.data import DEFAULT_DATA, DataOptions, load_dataset
 from gnnnas.data.dataset import Dataset
 from gnnnas.device import resolve_device
 from gnnnas.errors import GnnnasError
+from gnnnas.evaluation import COLD_PREFIX
 from gnnnas.evaluation.metrics import METRICS
 from gnnnas.search.best import Exported, best_complete, export_trial, ks_for
 from gnnnas.search.budget import Budget
@@ -133,10 +134,27 @@ def _check_timeout(timeout: Any, flag: str = "--timeout") -> float | None:
 
 def check_metric(metric: Any) -> str:
     name, _, k = str(metric).partition("@")
-    if name not in METRICS or not k.isdigit() or int(k) < 1:
+    prefix = COLD_PREFIX if name.startswith(COLD_PREFIX) else ""
+    if name[len(prefix):] not in METRICS or not k.isdigit() or int(k) < 1:
         raise GnnnasError(f"--metric {metric!r}: expected NAME@K with NAME one of {', '.join(METRICS)} "
-                          "and K >= 1, e.g. ndcg@20")
+                          f"(or {COLD_PREFIX}NAME for cold-start items) and K >= 1, e.g. ndcg@20")
     return f"{name}@{int(k)}"
+
+
+def check_data_fits(space: SearchSpace, dataset: Dataset, metric: str, space_label: str) -> None:
+    """Refuse a space that needs item text on data without it, and cold metrics without cold items."""
+    from gnnnas.features.text import has_item_text
+    field = space.needs_item_text()
+    if field is not None and not has_item_text(dataset):
+        raise GnnnasError(f"{space_label}: {field} asks for item text ({', '.join(map(str, space.possible(field)))}) "
+                          f"but dataset {dataset.name} has no item text; remove those choices or give the data "
+                          "an items table with text (--items FILE --text-cols COL)")
+    if metric.startswith(COLD_PREFIX) and not dataset.has_cold:
+        raise GnnnasError(f"--metric {metric}: cold metrics need the cold-start protocol (--cold-items FRACTION)")
+    if field is not None:
+        # Encode the item text now (or read it from the disk cache), not inside the first text trial's time budget.
+        from gnnnas.features.text import item_text_embeddings
+        item_text_embeddings(dataset)
 
 
 def check_controller(name: str) -> str:
@@ -233,6 +251,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     source = str(data) if data is not None else DEFAULT_DATA
     options = _data_options(seed, data_options)
     dataset = _load_data(source, options)
+    check_data_fits(space_obj, dataset, metric, f"space {space_obj.path}")
     settings = RunSettings(controller=controller, pruner=pruner, trials=trials, max_epochs=max_epochs,
                            patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout)
     attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings)
@@ -310,6 +329,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
                            eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]),
                            trial_timeout=_check_timeout(attrs.get("trial_timeout"), "trial_timeout"))
     metric = check_metric(attrs["metric"])
+    check_data_fits(space_obj, dataset, metric, f"study {study}: space {attrs['space'].get('name')}")
     existing = len(found.get_trials(deepcopy=False))
     ctrl = _make_controller(settings.controller, space_obj, _sampler_seed(settings.seed, existing, worker=True),
                             settings.max_epochs)  # before --out is touched: a controller may refuse

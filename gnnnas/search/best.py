@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.errors import GnnnasError
+from gnnnas.evaluation import split_cold
 from gnnnas.graph import build_graph
 from gnnnas.models.base import Recommender
 from gnnnas.models.registry import build_model
@@ -82,7 +83,9 @@ def export_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, dataset: 
         raise GnnnasError(f"model bundles are not available in this installation ({err})") from None
     model, spec, source, epochs = trial_model(study, trial, dataset, out, device)
     attrs = trial.user_attrs
-    metrics = {"val": attrs.get("val") or {}, "test": attrs.get("test") or {}}
+    val, val_cold = split_cold(attrs.get("val") or {})
+    test, test_cold = split_cold(attrs.get("test") or {})
+    metrics = {"val": val, "test": test, **({"val_cold": val_cold, "test_cold": test_cold} if test_cold else {})}
     extra = {"study": study.study_name, "trial": trial.number, "state": trial.state.name.lower(),
              "weights": source, "epochs": epochs, "metric": study.user_attrs.get("metric"),
              "space": (study.user_attrs.get("space") or {}).get("name"), "controller": attrs.get("controller"),

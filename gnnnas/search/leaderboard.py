@@ -3,6 +3,8 @@
 Completed trials first (by their told value, the best validation value),
 then pruned ones (by the best value they reported), then running and failed
 ones. Test metrics are shown for reporting; ranking never reads them.
+With the cold-start protocol the cold-item metrics get columns of their own
+(``val_cold_ndcg@20``, ``test_cold_ndcg@20``, ...).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from gnnnas.evaluation.ranking import COLD_PREFIX
 from gnnnas.search.budget import is_surplus
 
-DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "lr", "l2")
+DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "features",
+               "graph", "lr", "l2")
 _ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.RUNNING: 2, TrialState.WAITING: 2,
           TrialState.FAIL: 3}
 #: Columns of the printed table (the CSV has them all).
@@ -44,9 +48,20 @@ def _dims(spec: dict | None) -> dict:
         "skip": spec.get("skip"),
         "combination": spec.get("combination"),
         "scoring": spec.get("scoring"),
+        "features": spec.get("features", "id"),
+        "graph": spec.get("graph", "user-item") + (f" k={spec.get('item_k')}" if spec.get("graph", "user-item")
+                                                   != "user-item" else ""),
         "lr": training.get("lr"),
         "l2": training.get("l2"),
     }
+
+
+def cold_metrics(trials, metric: str) -> list[str]:
+    """The cold-item metrics worth a column: none unless some trial recorded cold metrics."""
+    if not any(any(k.startswith(COLD_PREFIX) for k in (t.user_attrs.get("val") or {})) for t in trials):
+        return []
+    base = metric[len(COLD_PREFIX):] if metric.startswith(COLD_PREFIX) else metric
+    return list(dict.fromkeys([COLD_PREFIX + base, COLD_PREFIX + "recall@20"]))
 
 
 def best_reported(trial: optuna.trial.FrozenTrial, metric: str) -> float:
@@ -64,9 +79,10 @@ def best_reported(trial: optuna.trial.FrozenTrial, metric: str) -> float:
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """One row per trial (over-budget surplus trials left out), best first; ``rank`` starts at 1."""
     metric = study_metric(study)
-    extra = [] if metric == "recall@20" else ["recall@20"]
+    trials = study.get_trials(deepcopy=False)
+    extra = [m for m in ("recall@20", *cold_metrics(trials, metric)) if m != metric]
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         if is_surplus(t):
             continue
         a = t.user_attrs
@@ -124,7 +140,12 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
     if df.empty:
         return "no trials yet"
     rows = df if top is None else df.head(top)
-    header = [c if c not in ("val", "test") else f"{c}_{metric}" for c in SHOWN]
+    cold = next((c[len("test_"):] for c in df.columns if c.startswith("test_" + COLD_PREFIX)), None)
+    shown = list(SHOWN)
+    if cold is not None and cold != metric:
+        shown.insert(shown.index("test") + 1, "cold")
+    header = [c if c not in ("val", "test", "cold") else f"{c}_{metric}" if c != "cold" else f"test_{cold}"
+              for c in shown]
     lines = [header]
     for _, r in rows.iterrows():
         note = ""
@@ -134,13 +155,14 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
             note = str(r["error"] or "")
         elif r["stopped"] in ("pruned", "timeout", "time_limit"):
             note = f"stopped: {r['stopped'].replace('_', ' ')}"
-        values = {**r.to_dict(), "val": r[f"val_{metric}"], "test": r[f"test_{metric}"], "note": note}
-        lines.append([_cell(values[c], c) for c in SHOWN])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(SHOWN))]
+        values = {**r.to_dict(), "val": r[f"val_{metric}"], "test": r[f"test_{metric}"], "note": note,
+                  "cold": r[f"test_{cold}"] if cold is not None else None}
+        lines.append([_cell(values[c], c) for c in shown])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(shown))]
     left = {"status", "aggregators", "hidden", "skip", "combination", "note"}
     out = []
     for line in lines:
-        cells = [cell.ljust(w) if SHOWN[i] in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
+        cells = [cell.ljust(w) if shown[i] in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
         out.append("  ".join(cells).rstrip())
     if top is not None and len(df) > top:
         out.append(f"... {len(df) - top} more (leaderboard.csv has them all)")

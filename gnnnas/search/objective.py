@@ -7,8 +7,9 @@ Everything a trial leaves is JSON in its user attrs:
 ``controller``  who proposed it; ``worker`` ``hostname:pid``; ``seed``
 ``curve``       ``[epoch, value]`` of the selection metric per evaluation
 ``loss``        mean training loss per epoch
-``val``         every validation metric at the best epoch
-``test``        every test metric, ranked once after training (reporting only)
+``val``         every validation metric at the best epoch (``cold_recall@20`` ...: cold-start items, when
+                the dataset holds some out; :mod:`gnnnas.data.cold`)
+``test``        every test metric, ranked once after training (reporting only), cold ones as in ``val``
 ``epochs``      epochs run; ``best_epoch``; ``max_epochs`` its budget
 ``stopped``     max_epochs | early_stopping | pruned | timeout | time_limit
 ``seconds``     wall time of the trial; ``params`` parameter count; ``threads`` CPU threads
@@ -32,10 +33,10 @@ import torch
 from optuna.trial import TrialState
 
 from gnnnas.data.dataset import Dataset
-from gnnnas.evaluation import Evaluator
+from gnnnas.evaluation import COLD_PREFIX
 from gnnnas.graph import build_graph
 from gnnnas.models.registry import build_model
-from gnnnas.pipeline import train_config
+from gnnnas.pipeline import evaluate_splits, train_config
 from gnnnas.search.controllers.base import Suggestion
 from gnnnas.search.liveness import Heartbeat, worker_id
 from gnnnas.search.progress import Progress
@@ -193,8 +194,8 @@ class TrialRunner:
             "stopped": stop[0] if stop else result.stopped,
         }
         if result.best_epoch > 0:  # test is ranked once, for reporting; selection never reads it
-            evaluator = Evaluator(ctx.dataset, "test", ks=config.ks, batch_size=config.eval_batch_size, device=ctx.device)
-            attrs["test"] = _floats(evaluator(model.scorer()))
+            test, test_cold = evaluate_splits(model, ctx.dataset, ("test", "test_cold"), config, ctx.device)
+            attrs["test"] = _floats({**test, **{COLD_PREFIX + k: v for k, v in test_cold.items()}})
         attrs["seconds"] = time.perf_counter() - started
         for name, value in attrs.items():
             trial.set_user_attr(name, value)

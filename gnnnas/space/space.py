@@ -132,6 +132,25 @@ class SearchSpace:
             raise ValueError("a space with no searched dimensions needs at least one preset")
 
     # --- introspection -------------------------------------------------
+    def possible(self, name: str) -> tuple:
+        """Every value the field ``name`` can take in this space (presets included); ``()`` for float ranges."""
+        dim = next(d for d in self.dimensions if d.name == name)
+        values = list(dim.distribution.values() or ()) if self.searched else []
+        for preset in self.presets:
+            value = getattr(PRESETS[preset].spec, name)
+            if value not in values:
+                values.append(value)
+        return tuple(values)
+
+    def needs_item_text(self) -> str | None:
+        """The first field whose values need item text (``features: text`` ...), or None."""
+        from gnnnas.models.spec import TEXT_FEATURES
+        if any(v in TEXT_FEATURES for v in self.possible("features")):
+            return "features"
+        if "text-knn" in self.possible("graph"):
+            return "graph"
+        return None
+
     @property
     def declared(self) -> tuple[Dimension, ...]:
         """The dimensions the file names, in sampling order."""
