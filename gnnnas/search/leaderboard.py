@@ -26,7 +26,9 @@ _ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.RUNNING: 2, T
           TrialState.FAIL: 3}
 #: Columns of the printed table (the CSV has them all).
 SHOWN = ("rank", "trial", "status", "val", "test", "layers", "aggregators", "dim", "hidden", "skip", "combination",
-         "lr", "l2", "params", "epochs", "seconds", "note")
+         "features", "graph", "lr", "l2", "params", "epochs", "seconds", "note")
+#: Shown columns left out of the printed table when every trial has this value (a study without text features).
+_QUIET_DEFAULTS = {"features": "id", "graph": "user-item"}
 
 
 def study_metric(study: optuna.Study) -> str:
@@ -80,7 +82,8 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """One row per trial (over-budget surplus trials left out), best first; ``rank`` starts at 1."""
     metric = study_metric(study)
     trials = study.get_trials(deepcopy=False)
-    extra = [m for m in ("recall@20", *cold_metrics(trials, metric)) if m != metric]
+    warm = metric[len(COLD_PREFIX):] if metric.startswith(COLD_PREFIX) else metric
+    extra = list(dict.fromkeys(m for m in (warm, "recall@20", *cold_metrics(trials, metric)) if m != metric))
     rows = []
     for t in trials:
         if is_surplus(t):
@@ -141,7 +144,7 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
         return "no trials yet"
     rows = df if top is None else df.head(top)
     cold = next((c[len("test_"):] for c in df.columns if c.startswith("test_" + COLD_PREFIX)), None)
-    shown = list(SHOWN)
+    shown = [c for c in SHOWN if not (c in _QUIET_DEFAULTS and set(df[c].dropna()) <= {_QUIET_DEFAULTS[c]})]
     if cold is not None and cold != metric:
         shown.insert(shown.index("test") + 1, "cold")
     header = [c if c not in ("val", "test", "cold") else f"{c}_{metric}" if c != "cold" else f"test_{cold}"
@@ -159,7 +162,7 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
                   "cold": r[f"test_{cold}"] if cold is not None else None}
         lines.append([_cell(values[c], c) for c in shown])
     widths = [max(len(line[i]) for line in lines) for i in range(len(shown))]
-    left = {"status", "aggregators", "hidden", "skip", "combination", "note"}
+    left = {"status", "aggregators", "hidden", "skip", "combination", "features", "graph", "note"}
     out = []
     for line in lines:
         cells = [cell.ljust(w) if shown[i] in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
