@@ -11,6 +11,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 # A minute ago: a RUNNING trial lasts until now, so the synthetic searches must have started recently.
 T0 = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=70)
+
+
+def reset_clock() -> None:
+    """Trials start 70 s before now: a study built minutes after import must not look abandoned (stale)."""
+    global T0
+    T0 = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=70)
 METRIC = "ndcg@20"
 
 STUDY_ATTRS = {
@@ -90,6 +96,7 @@ def study_with(trials: list[FrozenTrial], directions: list[str] | None = None, a
 
 def rich_study() -> optuna.Study:
     """Every way a trial ends, two workers in parallel, NNI-proposed trials among Optuna's, one still running."""
+    reset_clock()
     c = TrialState.COMPLETE
     return study_with([
         trial(0, c, [0.30], [(1, 0.20), (2, 0.26), (3, 0.30)], "max_epochs", 0, 30, "host:1",
