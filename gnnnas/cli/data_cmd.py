@@ -39,6 +39,10 @@ def _info(args: argparse.Namespace) -> int:
         ("test", f"{stats['test']:,}"), ("item text", "yes" if stats["has_item_text"] else "no"),
         ("cache", stats["cache"]),
     ]
+    if "cold_items" in stats:  # the cold-start protocol: held-out items and their interactions
+        at = rows.index(("item text", "yes" if stats["has_item_text"] else "no"))
+        rows[at:at] = [("cold items", f"{stats['cold_items']:,} held out"),
+                       ("val_cold", f"{stats['val_cold']:,}"), ("test_cold", f"{stats['test_cold']:,}")]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

@@ -3,6 +3,8 @@ split, plus the item-item edges and item features its spec asks for."""
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from gnnnas.graph.bipartite import BipartiteGraph
@@ -29,6 +31,16 @@ def build_graph(dataset, arch, device: torch.device | str = "cpu") -> BipartiteG
 
 
 def item_feature_tensor(dataset) -> torch.Tensor:
-    """The items' text embeddings as a float32 tensor (CPU; cached on disk by :mod:`gnnnas.features.text`)."""
-    from gnnnas.features.text import item_text_embeddings
-    return torch.from_numpy(item_text_embeddings(dataset).vectors)
+    """The items' text embeddings as a float32 tensor (CPU), read once per dataset object.
+
+    They are cached on disk by :mod:`gnnnas.features.text`; this keeps them in
+    memory too, so trials of a search neither re-hash the texts nor re-read the file.
+    """
+    if dataset not in _FEATURES:
+        from gnnnas.features.text import item_text_embeddings
+        _FEATURES[dataset] = torch.from_numpy(item_text_embeddings(dataset).vectors)
+    return _FEATURES[dataset]
+
+
+# Dataset -> its item text embeddings; dropped with the dataset.
+_FEATURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
