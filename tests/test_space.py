@@ -285,7 +285,7 @@ def test_load_space_by_path_and_unknown_name(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text((BUNDLED_DIR / "tiny.yaml").read_text())
     assert load_space(path).path == path and load_space(str(path)).count() == load_space("tiny").count()
-    with pytest.raises(SpaceError, match="unknown search space 'nope'.*attention, default, lightgcn, presets, tiny"):
+    with pytest.raises(SpaceError, match="unknown search space 'nope'.*attention, default, lightgcn, presets, text, tiny"):
         load_space("nope")
 
 
