@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--teacher-epochs", type=int, default=60, help="maximum teacher epochs (early stopping)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per latency (median)")
     parser.add_argument("--ratio", default="0.5", help="prune --ratio")
-    parser.add_argument("--distill-epochs", default="20", help="distill --epochs")
+    parser.add_argument("--distill-epochs", default="10", help="distill --epochs")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     commit, mach = git_commit(), machine()

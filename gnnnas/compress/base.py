@@ -27,9 +27,9 @@ class CompressOptions:
 
     ratio: float = 0.5
     dim: int | None = None
-    epochs: int = 20
+    epochs: int = 10
     lr: float = 1e-3
-    temperature: float = 1.0
+    temperature: float = 0.3
     batch_size: int = 256
     seed: int = 0
 

@@ -18,6 +18,10 @@ used, and the test split never is):
 
 The student kept is the one (the SVD start included) with the best
 validation NDCG@20 when the bundle has a validation split, else the last.
+
+Defaults (temperature 0.3, Adam lr 1e-3, 10 epochs) were chosen on the
+validation split of a LightGCN teacher on the bundled online-retail data,
+half width: temperatures 1 and 0.1 and lr 1e-2 were no better there.
 """
 
 from __future__ import annotations
