@@ -16,6 +16,7 @@ is reused. Then, for each method, the exact command
 
 whose JSON line (the artifact's and the teacher's size of ``weights.pt``,
 median top-20 latency over a fixed batch of 256 users after one warm-up,
+the runs of teacher and compressed model interleaved,
 and metrics on the bundle's test split) fills the table. Every latency ratio
 compares a method with the teacher timed in the same command. gowalla-6000 is
 the first 6,000 users of the LightGCN Gowalla split with items renumbered
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS), help="bundled names, paths or gowalla-N")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--teacher-epochs", type=int, default=60, help="maximum teacher epochs (early stopping)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per latency (median)")
+    parser.add_argument("--repeats", type=int, default=21, help="timed runs per latency (median)")
     parser.add_argument("--ratio", default="0.5", help="prune --ratio")
     parser.add_argument("--distill-epochs", default="10", help="distill --epochs")
     args = parser.parse_args()

@@ -1,8 +1,9 @@
 """Compress a model bundle: load it, apply a method, measure before and after, write the new bundle.
 
 Before and after are measured the same way: the size of ``weights.pt`` as
-exported, :func:`~gnnnas.evaluation.cost.topk_latency_ms` on the chosen
-device, and full-ranking metrics on the bundle's own **test** split (seen
+exported, top-20 latency on the chosen device (the runs of the original and
+the compressed model interleaved, :func:`~gnnnas.evaluation.cost.compare_latency_ms`),
+and full-ranking metrics on the bundle's own **test** split (seen
 items excluded, as :meth:`TrainedRecommender.evaluate`). The test split is
 only reported: no method reads it (distillation selects on validation).
 """
@@ -17,7 +18,7 @@ import torch
 from gnnnas.compress.base import CompressOptions
 from gnnnas.compress.registry import get_method
 from gnnnas.errors import GnnnasError
-from gnnnas.evaluation.cost import exported_size_bytes, topk_latency_ms
+from gnnnas.evaluation.cost import compare_latency_ms, exported_size_bytes
 from gnnnas.models.base import Recommender
 
 KS = (10, 20)
@@ -96,11 +97,10 @@ def compress(path: str | Path, method: str, out: str | Path | None = None,
                           "on the test split")
 
     before_metrics = _metrics(teacher.model, teacher, "test")
-    before_latency = topk_latency_ms(teacher.model, repeats=repeats)
     compressed = spec.function(teacher, options)
     model = compressed.model.eval()
     after_metrics = _metrics(model, teacher, "test")
-    after_latency = topk_latency_ms(model, repeats=repeats)
+    before_latency, after_latency = compare_latency_ms([teacher.model, model], repeats=repeats)
     size_before = int(teacher.metadata["files"]["weights.pt"]["size"])
 
     metrics = {"test": after_metrics}
@@ -111,7 +111,8 @@ def compress(path: str | Path, method: str, out: str | Path | None = None,
                        "compression": teacher.metadata.get("compression")},
             "before": {"size_bytes": size_before, "latency_ms": before_latency, "test": before_metrics},
             "after": {"size_bytes": exported_size_bytes(model), "latency_ms": after_latency, "test": after_metrics},
-            "latency_protocol": {"k": 20, "users": 256, "warmup": 1, "repeats": repeats, "device": str(teacher.device)}}
+            "latency_protocol": {"k": 20, "users": 256, "warmup": 1, "repeats": repeats, "interleaved": True,
+                                 "device": str(teacher.device)}}
     save_bundle(out, teacher.spec, model, teacher.dataset, metrics, teacher.metadata.get("extra"), compression=info)
     return CompressionResult(method, source, out, size_before, (out / "weights.pt").stat().st_size,
                              before_latency, after_latency, before_metrics, after_metrics)
