@@ -261,6 +261,9 @@ def test_train_json_has_cold_metrics_and_bundle_round_trip(text_files, tmp_path,
     user = best.known_users()[0]
     assert len(best.recommend(user, k=5)[user]) == 5
     assert (out / "model" / "item_features.npy").is_file()
+    from gnnnas.evaluation.cost import exported_size_bytes
+    files = sum((out / "model" / f).stat().st_size for f in ("weights.pt", "item_features.npy"))
+    assert exported_size_bytes(best.model) == files  # the text vectors are part of what the model serves
 
 
 def test_text_features_on_data_without_text_are_refused(tiny_csv, tmp_path, capsys):

@@ -37,13 +37,21 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def exported_size_bytes(model: Recommender) -> int:
-    """Bytes of the ``weights.pt`` that :func:`~gnnnas.export.save_bundle` would write for ``model``."""
+    """Bytes of the ``weights.pt`` that :func:`~gnnnas.export.save_bundle` would write for ``model``,
+    plus its ``item_features.npy`` when the model reads item text embeddings (they are part of what it serves)."""
     from gnnnas.export.bundle import _weights  # the bundle writer's own state-dict preparation
     buffer = io.BytesIO()
     # torch names the zip's root folder after the file stem ("weights") or, for a buffer, "archive":
     # both have 7 characters, so record headers and alignment padding, hence the size, are identical.
     torch.save(_weights(model), buffer)
-    return buffer.getbuffer().nbytes
+    size = buffer.getbuffer().nbytes
+    features = getattr(getattr(model, "input", None), "text", None)  # text input stages read these
+    if features is not None:
+        import numpy as np
+        out = io.BytesIO()
+        np.save(out, features.detach().cpu().numpy().astype(np.float32), allow_pickle=False)
+        size += out.getbuffer().nbytes
+    return size
 
 
 def latency_users(n_users_total: int, n_users: int = 256, seed: int = 0) -> torch.Tensor:
