@@ -25,9 +25,10 @@ DOMINATED_COLOR = "#9AA5B1"
 
 
 def _arch(r: pd.Series) -> str:
-    aggregators = "/".join(r.aggregator) if isinstance(r.aggregator, tuple) else str(r.aggregator)
-    layers = r.layers if r.layers is not None else "?"
-    return html.escape(f"{layers} layers ({aggregators}), dim {r.embedding_dim}, combination {r.combination}")
+    if not r.layers:
+        return html.escape(f"no GNN layer (MF), dim {r.embedding_dim}")
+    aggregators = "/".join(map(str, r.aggregator)) if isinstance(r.aggregator, tuple) else str(r.aggregator)
+    return html.escape(f"{r.layers} layers ({aggregators}), dim {r.embedding_dim}, combination {r.combination}")
 
 
 def _hover(r: pd.Series, names: list[str]) -> str:
