@@ -255,3 +255,36 @@ def test_resume_and_worker_keep_the_objectives(capsys, tmp_path, tiny_csv, space
     assert len(trials) == 4 and all(len(t.values) == 2 and t.values[1] == t.user_attrs["latency_ms"] for t in trials)
     code, stdout, _ = run(capsys, "leaderboard", out)
     assert code == 0 and "pareto_rank" in stdout.splitlines()[0]
+
+
+# --- report and leaderboard on a synthetic constrained study (no training) ----------------------------------------
+def test_pareto_figure_and_leaderboard_with_an_infeasible_trial():
+    from report_studies import STUDY_ATTRS, spec, study_with, trial
+
+    from gnnnas.report.build import render
+    from gnnnas.search.best import best_complete
+    from gnnnas.search.leaderboard import format_table, leaderboard
+    c = TrialState.COMPLETE
+    # (ndcg, latency): 0 and 2 form the feasible front, 1 is dominated by 0, 3 is best and fastest but over the limit
+    rows = [(0.30, 10.0), (0.25, 12.0), (0.20, 5.0), (0.40, 4.0)]
+    trials = [trial(n, c, [q, lat], [(1, q)], arch=spec(n % 3)) for n, (q, lat) in enumerate(rows)]
+    for t, (_, lat) in zip(trials, rows):
+        t.user_attrs.update({"latency_ms": lat, "size_bytes": 4000})
+    trials[3].user_attrs["params"] = 99_999
+    trials[3].system_attrs["constraints:max_params"] = 99_999 - 5000
+    for t in trials[:3]:
+        t.system_attrs["constraints:max_params"] = t.user_attrs["params"] - 5000
+    study = study_with(trials, directions=["maximize", "minimize"],
+                       attrs={**STUDY_ATTRS, "objectives": ["ndcg@20", "latency"],
+                              "directions": ["maximize", "minimize"], "constraints": {"max_params": 5000}},
+                       metric_names=["validation ndcg@20", "top-K latency (ms)"])
+    df = leaderboard(study)
+    assert list(df.trial) == [0, 2, 1, 3]  # front by quality, then the dominated one, the infeasible one last
+    assert list(df.pareto_rank) == [1, 1, 2, 3] and list(df.feasible) == [True, True, True, False]
+    assert "NO" in format_table(df, "ndcg@20").splitlines()[-1]
+    assert best_complete(study).number == 0  # not the infeasible trial 3
+    _, figs = render(study)
+    traces = {t.name.split(" (")[0]: t for t in figs["pareto_front"].data}
+    assert sorted(traces["Pareto front"].x) == [5.0, 10.0] and list(traces["infeasible"].x) == [4.0]
+    assert list(traces["dominated trial"].x) == [12.0] and "exported best/" in traces
+    assert "trial 3" in traces["infeasible"].text[0] and "infeasible" in traces["infeasible"].text[0]
