@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             r["seconds"] = seconds
             results[(pruner, seed)] = r
             c = r["counts"]
-            print(f"\n{pruner} seed {seed}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} timeout-cut, "
-                  f"{c['fail']} failed; first trial start to last trial end {r['span']:.0f} s"
+            print(f"\n{pruner} seed {seed}: {c['complete']} complete, {c['pruned']} pruned, "
+                  f"{c['timeout']} timeout-cut, {c['fail']} failed; first trial start to last trial end {r['span']:.0f} s"
                   + (f", process {seconds:.0f} s" if seconds is not None else ""), flush=True)
             print(f"  front ({len(r['front'])} trials): "
                   + "; ".join(f"trial {n}: ndcg@20 {r['points'][n][0]:.4f}, {r['points'][n][1]:.2f} ms"
@@ -152,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = []
     for seed in args.seeds:
         a, b = results[("cost_aware", seed)], results[("none", seed)]
-        more = a["counts"]["complete"] + a["counts"]["pruned"] > b["counts"]["complete"] + b["counts"]["pruned"]
+        finished = [r["counts"]["complete"] + r["counts"]["pruned"] for r in (a, b)]
+        more = finished[0] > finished[1]
         kept = a["hv"] >= b["hv"]
         when = reached(a["anytime"], b["hv"])
         verdicts.append(more and kept)
         print(f"\nseed {seed}: cost_aware finished {'more' if more else 'not more'} trials "
-              f"({a['counts']['complete'] + a['counts']['pruned']} vs {b['counts']['complete'] + b['counts']['pruned']}); "
+              f"({finished[0]} vs {finished[1]}); "
               f"hypervolume {a['hv']:.4f} vs {b['hv']:.4f} ({'not lower' if kept else 'lower'}, ratio "
               f"{a['hv'] / b['hv'] if b['hv'] else float('nan'):.3f}); cost_aware reached the unpruned final "
               f"hypervolume {f'at {when:.0f} s' if when is not None else 'never'} of {args.budget:g} s")

@@ -157,7 +157,8 @@ def _candidate(study, curve, latency):
     return study.get_trials()[-1]
 
 
-PRUNER = CostAwarePruner(warmup_epochs=2, margin=0.05, cost_tolerance=0.1, objectives=Objectives("ndcg@20", ("latency",)))
+PRUNER = CostAwarePruner(warmup_epochs=2, margin=0.05, cost_tolerance=0.1,
+                         objectives=Objectives("ndcg@20", ("latency",)))
 
 
 def test_cost_aware_prunes_a_candidate_a_cheaper_trial_beat_clearly():

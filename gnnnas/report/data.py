@@ -283,8 +283,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         rows.append(row)
         curves[t.number] = _curve(t)
     columns = ["trial", "status", "value", "final", "values", "test", "controller", "worker", "start_s", "end_s",
-               "duration_s", "seconds", "params", "size_bytes", "latency_ms", "feasible", "epochs", "best_epoch", "max_epochs", "stopped", "reused_from",
-               "error", "spec", "stale", *DIMENSION_BY_KEY]
+               "duration_s", "seconds", "params", "size_bytes", "latency_ms", "feasible", "epochs", "best_epoch",
+               "max_epochs", "stopped", "reused_from", "error", "spec", "stale", *DIMENSION_BY_KEY]
     # object columns keep None as None (pandas 3 would turn text columns into str with NaN for missing)
     trials = pd.DataFrame(rows, columns=columns, dtype=object).astype(
         {c: "float64" for c in ("value", "test", "start_s", "end_s", "duration_s", "seconds", "latency_ms")})

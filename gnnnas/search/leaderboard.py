@@ -71,14 +71,9 @@ def _feasible(t: optuna.trial.FrozenTrial, limits: Constraints) -> bool | None:
     """Optuna's recorded verdict; for a trial it has not judged yet (running), the limits against its attrs."""
     if not limits or t.constraints:
         return is_feasible(t)
-    if any(t.user_attrs.get(attr) is None for attr in Constraints.ATTRS.values()
-           if getattr(limits, _limit_of(attr)) is not None):
+    if any(t.user_attrs.get(Constraints.ATTRS[f]) is None for f in limits.to_dict()):
         return None  # not measured (failed before it was built)
     return limits.feasible_attrs(t.user_attrs)
-
-
-def _limit_of(attr: str) -> str:
-    return next(f for f, a in Constraints.ATTRS.items() if a == attr)
 
 
 def pareto_ranks(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:

@@ -62,7 +62,8 @@ PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
                          "(after 3 candidates and a warm-up)", _median),
     PrunerInfo("hyperband", "Hyperband: several successive-halving brackets up to max_epochs", _hyperband),
     PrunerInfo("cost_aware", "multi-objective searches (the default there): stop a candidate when a trial that "
-                             "costs no more was clearly better at the same epoch", _cost_aware, single=False, multi=True),
+                             "costs no more was clearly better at the same epoch",
+               _cost_aware, single=False, multi=True),
     PrunerInfo("none", "never prune: every candidate trains until early stopping or max_epochs",
                lambda max_epochs, eval_every: optuna.pruners.NopPruner(), multi=True),
 )}
