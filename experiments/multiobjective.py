@@ -8,7 +8,7 @@ Each (pruner, seed) runs the command a user types,
 
     gnnnas search --space default --data online-retail --controller optuna-nsga2
                   --objectives ndcg@20,latency --pruner P --seed S --timeout BUDGET --trials 100000
-                  --max-epochs E --trial-timeout T --device cpu --quiet
+                  --max-epochs E --trial-timeout T --threads 1 --device cpu --quiet
                   --out experiments/out/multiobjective/<pruner>-s<seed>
 
 in a fresh folder with its own SQLite study (``--timeout`` stops it; the
@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=300.0, help="seconds per search (--timeout)")
     p.add_argument("--max-epochs", type=int, default=20)
     p.add_argument("--trial-timeout", type=float, default=30.0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads per trial (default 1: on a machine shared with other jobs, two threads per "
+                        "trial on two cores spin-wait and ran epochs 10x slower)")
     p.add_argument("--ref-latency-ms", type=float, default=200.0)
     p.add_argument("--out", default="experiments/out/multiobjective")
     p.add_argument("--reuse", action="store_true", help="read existing runs instead of running them again")
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.out)
     print(f"multi-objective benchmark: {args.controller}, --objectives {args.objectives}, space {args.space}, "
           f"data {args.data}, budget {args.budget:g} s per search, max_epochs {args.max_epochs}, trial_timeout "
-          f"{args.trial_timeout:g} s, seeds {args.seeds}, reference latency {args.ref_latency_ms:g} ms; "
+          f"{args.trial_timeout:g} s, threads {args.threads}, seeds {args.seeds}, reference latency "
+          f"{args.ref_latency_ms:g} ms; "
           f"started {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC", flush=True)
     results: dict[tuple[str, int], dict] = {}
     for seed in args.seeds:
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             if not (args.reuse and (out / "search.json").exists()):
                 seconds = run_search(out, space=args.space, data=args.data, controller=args.controller, pruner=pruner,
                                      seed=seed, timeout=args.budget, trials=100000, max_epochs=args.max_epochs,
-                                     trial_timeout=args.trial_timeout, extra=("--objectives", args.objectives))
+                                     trial_timeout=args.trial_timeout, threads=args.threads,
+                                     extra=("--objectives", args.objectives))
             r = read(out, args.ref_latency_ms)
             r["seconds"] = seconds
             results[(pruner, seed)] = r
