@@ -88,7 +88,7 @@ def pareto_figure(data: ReportData) -> Figure:
                 row=1, col=col)
         spread = max(x_of(rows)) / max(min(x_of(rows)), 1e-12)
         log = cost in ("params", "size") and spread > 10
-        fig.update_xaxes(title_text=f"{COSTS[cost].label} (lower is better)" + (", log scale" if log else ""),
+        fig.update_xaxes(title_text=f"{COSTS[cost].label}, lower is better" + (", log scale" if log else ""),
                          type="log" if log else "linear", row=1, col=col)
     fig.update_yaxes(title_text=f"{data.objectives[0]} (higher is better)", row=1, col=1)
     note = (" The front is computed over all objectives, so in one panel it need not look monotone."
