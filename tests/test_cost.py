@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import gnnnas
-from gnnnas.evaluation.cost import (Cost, exported_size_bytes, latency_users, measure_cost, parameter_count,
-                                    topk_latency_ms)
+from gnnnas.evaluation.cost import (Cost, compare_latency_ms, exported_size_bytes, latency_users, measure_cost,
+                                    parameter_count, topk_latency_ms)
 from gnnnas.export import save_bundle
 from gnnnas.graph import BipartiteGraph
 from gnnnas.models.registry import build_model, override
@@ -71,3 +71,14 @@ def test_measure_cost_combines_the_three(tiny_dataset):
     assert cost.to_dict() == {"params": cost.params, "size_bytes": cost.size_bytes, "latency_ms": cost.latency_ms}
     with pytest.raises(dataclasses.FrozenInstanceError):
         cost.params = 1  # frozen
+
+
+def test_compare_latency_times_every_model_and_refuses_mismatched_users(tiny_dataset):
+    _, small = model_of(tiny_dataset, dim=8)
+    _, big = model_of(tiny_dataset, "gat", dim=8)
+    times = compare_latency_ms([small, big], k=5, n_users=16, repeats=2)
+    assert len(times) == 2 and all(t > 0 and math.isfinite(t) for t in times)
+    other = torch.nn.Module()
+    other.n_users = tiny_dataset.n_users + 1
+    with pytest.raises(ValueError, match="different numbers of users"):
+        compare_latency_ms([small, other])

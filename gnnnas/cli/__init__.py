@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gnnnas.cli import data_cmd, recommend_cmd, report_cmd, search_cmd, space_cmd, train_cmd
+from gnnnas.cli import compress_cmd, data_cmd, recommend_cmd, report_cmd, search_cmd, space_cmd, train_cmd
 from gnnnas.errors import GnnnasError
 
-COMMANDS = (data_cmd, train_cmd, recommend_cmd, space_cmd, search_cmd, report_cmd)
+COMMANDS = (data_cmd, train_cmd, recommend_cmd, compress_cmd, space_cmd, search_cmd, report_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,7 +58,46 @@ def latency_users(n_users_total: int, n_users: int = 256, seed: int = 0) -> torc
     return torch.randperm(int(n_users_total), generator=gen)[:n_users].sort().values
 
 
+def _one_run_ms(model: Recommender, users: torch.Tensor, k: int) -> float:
+    device = model.device
+    synchronize(device)
+    start = time.perf_counter()
+    scores = model.scorer()(users)
+    topk_ranking(scores, k)
+    synchronize(device)
+    return (time.perf_counter() - start) * 1000.0
+
+
 @torch.no_grad()
+def compare_latency_ms(models: list[Recommender], k: int = 20, n_users: int = 256, repeats: int = 5,
+                       warmup: int = 1, seed: int = 0) -> list[float]:
+    """:func:`topk_latency_ms` of each model, their timed runs interleaved (one run of each per round).
+
+    On a shared machine, load comes in bursts: interleaving spreads them over
+    all models alike, so their ratio is steadier than that of back-to-back
+    measurements. The models must rank the same users (same ``n_users``).
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    if len({m.n_users for m in models}) > 1:
+        raise ValueError("compare_latency_ms: the models have different numbers of users")
+    modes = [m.training for m in models]
+    batches = [latency_users(m.n_users, n_users, seed).to(m.device) for m in models]
+    times: list[list[float]] = [[] for _ in models]
+    try:
+        for m in models:
+            m.eval()
+        for run in range(warmup + repeats):
+            for i, (m, users) in enumerate(zip(models, batches)):
+                ms = _one_run_ms(m, users, k)
+                if run >= warmup:
+                    times[i].append(ms)
+    finally:
+        for m, mode in zip(models, modes):
+            m.train(mode)
+    return [float(statistics.median(t)) for t in times]
+
+
 def topk_latency_ms(model: Recommender, k: int = 20, n_users: int = 256, repeats: int = 5, warmup: int = 1,
                     seed: int = 0) -> float:
     """Median wall time (ms) of full-ranking top-``k`` for a fixed batch of users, on the model's device.
@@ -68,25 +107,7 @@ def topk_latency_ms(model: Recommender, k: int = 20, n_users: int = 256, repeats
     :meth:`TrainedRecommender.recommend` serves them (seen-item masking is
     left out: it is the same for every model).
     """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    device = model.device
-    users = latency_users(model.n_users, n_users, seed).to(device)
-    was_training = model.training
-    model.eval()
-    try:
-        times = []
-        for run in range(warmup + repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            scores = model.scorer()(users)
-            topk_ranking(scores, k)
-            synchronize(device)
-            if run >= warmup:
-                times.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        model.train(was_training)
-    return float(statistics.median(times))
+    return compare_latency_ms([model], k=k, n_users=n_users, repeats=repeats, warmup=warmup, seed=seed)[0]
 
 
 @dataclass(frozen=True)

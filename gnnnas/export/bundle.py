@@ -161,7 +161,7 @@ def _dataset_metadata(dataset: Dataset) -> dict:
 
 
 def save_bundle(path: str | Path, spec: ArchSpec | str, model: Recommender, dataset: Dataset,
-                metrics: dict, extra: dict | None = None) -> Path:
+                metrics: dict, extra: dict | None = None, *, compression: dict | None = None) -> Path:
     """Write ``model`` (built from ``spec`` on ``dataset.train``) as a bundle folder at ``path``; returns ``path``.
 
     ``spec`` is an :class:`ArchSpec` or a baseline name (``"popularity"``);
@@ -170,7 +170,9 @@ def save_bundle(path: str | Path, spec: ArchSpec | str, model: Recommender, data
     ``extra`` (trial number, study, ...) are stored in ``metadata.json`` and
     must be JSON-serialisable (numpy scalars are converted). An existing bundle
     at ``path`` is replaced once the new one is complete; any other existing
-    folder is refused.
+    folder is refused. ``compression`` (from :mod:`gnnnas.compress`) marks a
+    compressed model: ``spec`` is then the architecture it was made from, and
+    the loader rebuilds the served model named by ``compression["model"]``.
     """
     path = Path(path)
     if isinstance(spec, str):
@@ -224,6 +226,9 @@ def save_bundle(path: str | Path, spec: ArchSpec | str, model: Recommender, data
             "extra": extra or {},
             "files": files,
         }
+        if compression is not None:
+            metadata["model"]["kind"] = "compressed"
+            metadata["compression"] = compression
         (tmp / METADATA_FILE).write_text(_dumps(metadata, "metrics/extra"), encoding="utf-8")
         _install(tmp, path)
     finally:

@@ -34,6 +34,9 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> "TrainedRecomm
 
 
 def _build(contents: BundleContents, device: torch.device) -> Recommender:
+    if "compression" in contents.metadata:  # a gnnnas compress artifact: its own served model, no graph
+        from gnnnas.compress.models import build_compressed
+        return build_compressed(contents, device)
     from gnnnas.graph import BipartiteGraph
     from gnnnas.models.registry import build_model
     graph = BipartiteGraph.of(contents.splits["train"], contents.n_items, device)
