@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = p.add_argument_group("search")
     s.add_argument("--controller", default="optuna-tpe", help="what proposes candidates (default optuna-tpe; "
                                                                "see gnnnas controllers)")
-    s.add_argument("--pruner", default="asha", help="what stops weak candidates early: asha, median, hyperband, "
-                                                    "none (default asha)")
+    s.add_argument("--pruner", default=None, help="what stops weak candidates early: asha, median, hyperband, "
+                                                  "cost_aware, none (default asha; with --objectives: cost_aware)")
     s.add_argument("--trials", type=int, default=20, help="finished trials in the whole study, shared by all "
                                                           "workers (default 20)")
     s.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -39,6 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="evaluations without improvement before a candidate stops (default: the space's)")
     s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")
     s.add_argument("--metric", default=None, help="validation metric to maximise, NAME@K (default: the space's)")
+    s.add_argument("--objectives", default=None, metavar="METRIC,COST[,COST]",
+                   help="multi-objective search: a validation metric (maximised) and costs to minimise among "
+                        "params, size (exported bytes), latency (full-ranking top-K ms), e.g. ndcg@20,latency; "
+                        "controllers optuna-nsga2, optuna-tpe, optuna-random")
+    s.add_argument("--max-latency-ms", type=float, default=None, metavar="MS",
+                   help="constraint: trials slower than MS (top-K latency) are infeasible: never ranked first "
+                        "nor exported (optuna-tpe and optuna-nsga2 also steer their proposals by it)")
+    s.add_argument("--max-params", type=int, default=None, metavar="N",
+                   help="constraint: trials with more than N parameters are infeasible")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     s.add_argument("--threads", type=int, default=None,
                    help="CPU threads per trial (default: the cores divided by this machine's running workers)")
@@ -109,6 +118,7 @@ def _search(args: argparse.Namespace) -> int:
                         storage=args.storage, study=args.study, out=args.out, device=args.device, seed=args.seed,
                         quiet=args.quiet, patience=args.patience, eval_every=args.eval_every,
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
+                        objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
                         **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
@@ -214,12 +224,20 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
     total = result.budget if result.budget is not None else study.user_attrs.get("trials")
     print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
+    if "pareto_rank" in df.columns:
+        front = df[df["pareto_rank"] == 1]
+        front = front[front["feasible"] != False]  # noqa: E712 - a column of True/False/None
+        print(f"Pareto front: trials {', '.join(str(n) for n in sorted(front['trial']))}" if len(front)
+              else "Pareto front: no feasible completed trial")
     if result.exported is not None:
         row = df[df["trial"] == result.exported.trial].iloc[0]
-        print(f"best: {result.exported.describe()}; validation {metric} {row[f'val_{metric}']:.4f}, "
+        rule = " (best quality on the Pareto front)" if "pareto_rank" in df.columns else ""
+        print(f"best{rule}: {result.exported.describe()}; validation {metric} {row[f'val_{metric}']:.4f}, "
               f"test {row[f'test_{metric}']:.4f}")
     elif not (df["status"] == "complete").any() if not df.empty else True:
         print("best: no trial completed")
+    elif not ((df["status"] == "complete") & (df["feasible"] != False)).any():  # noqa: E712
+        print("best: no completed trial is within the cost limits (all infeasible); nothing exported")
     print(f"written to {result.out}:")
     names = {"leaderboard": "leaderboard.csv", "best": "best/", "report": "report.html"}
     for key, path in result.files.items():

@@ -19,6 +19,7 @@ from gnnnas.report.design import design_space_figure, importance_figure, paralle
 from gnnnas.report.header import header_html
 from gnnnas.report.history import history_figure
 from gnnnas.report.html import Section, page
+from gnnnas.report.pareto import is_gnnnas_multi_objective, pareto_figure
 from gnnnas.report.style import Empty
 from gnnnas.report.table import SCRIPT, leaderboard_table
 from gnnnas.report.timeline import timeline_figure
@@ -36,7 +37,9 @@ def figures(data: ReportData) -> dict[str, go.Figure | Empty]:
         "parallel_coordinates": parallel_figure(data),
         "cost_quality": cost_figure(data),
     }
-    if data.multi_objective:
+    if is_gnnnas_multi_objective(data):
+        out["pareto_front"] = pareto_figure(data)
+    elif data.multi_objective:
         out["objectives"] = objectives_figure(data)
     out["timeline"] = timeline_figure(data)
     out["architecture"] = winner_figure(data)
@@ -63,6 +66,14 @@ def sections(data: ReportData, figs: dict[str, go.Figure | Empty]) -> list[Secti
                 f"{metric} of the completed trials per choice; then how much each parameter explains.",
                 [figs["design_space"], figs["importances"]]),
         Section("parallel", "Parallel coordinates", "", [figs["parallel_coordinates"]]),
+    ]
+    if "pareto_front" in figs:
+        out.append(Section(
+            "pareto", "Pareto front",
+            "The trade-off the multi-objective search explored: validation quality against each cost objective. "
+            "The exported best/ is the best-quality feasible trial on the front; any other front member can be "
+            "exported with <code>gnnnas export DIR --trial N</code>.", [figs["pareto_front"]]))
+    out += [
         Section("cost", "Cost and quality",
                 "Is the quality worth its size and training time? The Pareto front joins the trials that no "
                 "other trial beats on both axes.", [figs["cost_quality"]] + (

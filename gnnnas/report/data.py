@@ -251,7 +251,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     else the best reported), final (the value was told), values (all
     objectives when told), test, controller, worker, start_s / end_s (seconds
     since the first trial started; running trials end now), duration_s,
-    seconds (training time the trial recorded), params, epochs, best_epoch,
+    seconds (training time the trial recorded), params, size_bytes, latency_ms
+    (cost measures), feasible (within the study's cost limits), epochs, best_epoch,
     max_epochs, stopped, reused_from, error, spec, stale (a running trial whose
     worker seems gone: no heartbeat), and one column per
     :data:`DIMENSIONS` key.
@@ -290,7 +291,9 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
             "controller": a.get("controller") or "optuna", "worker": a.get("worker") or "-",
             "start_s": start_s, "end_s": end_s,
             "duration_s": end_s - start_s if end_s is not None and start_s is not None else None,
-            "seconds": a.get("seconds"), "params": a.get("params"), "epochs": a.get("epochs"),
+            "seconds": a.get("seconds"), "params": a.get("params"), "size_bytes": a.get("size_bytes"),
+            "latency_ms": a.get("latency_ms"), "feasible": all(v <= 0 for v in t.constraints.values()),
+            "epochs": a.get("epochs"),
             "best_epoch": a.get("best_epoch"), "max_epochs": a.get("max_epochs"),
             "stopped": a.get("stopped"), "reused_from": a.get("reused_from"),
             "error": a.get("error") or ("worker stopped (no result recorded)" if status == "fail" else None),
@@ -301,16 +304,19 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         row.update({d.key: dims.get(d.key) for d in DIMENSIONS})
         rows.append(row)
         curves[t.number] = _curve(t)
-    columns = ["trial", "status", "value", "final", "values", "test", "test_cold", "controller", "worker", "start_s", "end_s",
-               "duration_s", "seconds", "params", "epochs", "best_epoch", "max_epochs", "stopped", "reused_from",
-               "error", "spec", "stale", *DIMENSION_BY_KEY]
+    columns = ["trial", "status", "value", "final", "values", "test", "test_cold", "controller", "worker", "start_s",
+               "end_s", "duration_s", "seconds", "params", "size_bytes", "latency_ms", "feasible", "epochs",
+               "best_epoch", "max_epochs", "stopped", "reused_from", "error", "spec", "stale", *DIMENSION_BY_KEY]
     # object columns keep None as None (pandas 3 would turn text columns into str with NaN for missing)
     trials = pd.DataFrame(rows, columns=columns, dtype=object).astype(
-        {c: "float64" for c in ("value", "test", "test_cold", "start_s", "end_s", "duration_s", "seconds")})
+        {c: "float64" for c in ("value", "test", "test_cold", "start_s", "end_s", "duration_s", "seconds",
+                                "latency_ms")})
     trials = trials.sort_values("trial").reset_index(drop=True)
     winner, best, pareto = None, 0.0, []
+    # trials over a cost limit (infeasible) are neither on the front nor the winner, as in the leaderboard
     done = [(int(r.trial), list(r["values"])) for _, r in trials.iterrows()
-            if r.status == "complete" and r["values"] and all(v is not None and math.isfinite(v) for v in r["values"])]
+            if r.status == "complete" and r.feasible and r["values"]
+            and all(v is not None and math.isfinite(v) for v in r["values"])]
     if len(directions) > 1:
         pareto = sorted(pareto_front(done, [d == "maximize" for d in directions]))
         candidates = [(n, v) for n, v in done if n in pareto]

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import optuna
 import pandas as pd
@@ -35,10 +35,11 @@ from gnnnas.search.leaderboard import leaderboard, write_csv
 from gnnnas.search.liveness import auto_threads, fail_stale_trials
 from gnnnas.search.objective import TrialContext, TrialRunner
 from gnnnas.search.progress import Progress
-from gnnnas.search.pruners import DEFAULT_PRUNER, PRUNERS, make_pruner
+from gnnnas.search.objectives import Constraints, Objectives, parse_objectives, quality
+from gnnnas.search.pruners import DEFAULT_MULTI_PRUNER, PRUNERS, default_pruner, make_pruner
 from gnnnas.search.storage import default_url, local_file, mask, normalize, open_storage
 from gnnnas.search.study import (RunSettings, check_out_folder, data_record, find_study, open_study, read_search_json,
-                                 study_attrs, write_search_json)
+                                 study_attrs, study_objectives_of, write_search_json)
 from gnnnas.search.weights import WeightKeeper
 from gnnnas.space import SearchSpace, load_space, parse_space
 from gnnnas.training import TrainConfig
@@ -115,6 +116,8 @@ class Session:
     progress: Progress
     export: bool = True
     threads: int | None = None  # CPU threads per trial; None: the cores shared by this machine's workers
+    objectives: Objectives | None = None  # None: the single ``metric``
+    constraints: Constraints = Constraints()
 
 
 # --- validation -------------------------------------------------------------
@@ -163,10 +166,38 @@ def check_controller(name: str) -> str:
     return name
 
 
-def check_pruner(name: str) -> str:
+def check_pruner(name: str, multi_objective: bool = False) -> str:
     if name not in PRUNERS:
         raise GnnnasError(f"--pruner {name!r}: unknown pruner; expected one of {', '.join(PRUNERS)}")
+    info = PRUNERS[name]
+    if multi_objective and not info.multi:
+        usable = ", ".join(n for n, p in PRUNERS.items() if p.multi)
+        raise GnnnasError(f"--pruner {name}: judges a single objective; a multi-objective search (--objectives) "
+                          f"takes one of {usable} (default {DEFAULT_MULTI_PRUNER})")
+    if not multi_objective and not info.single:
+        raise GnnnasError(f"--pruner {name}: compares quality at equal cost, so it needs a multi-objective search "
+                          "(--objectives METRIC,COST); expected one of "
+                          + ", ".join(n for n, p in PRUNERS.items() if p.single))
     return name
+
+
+def check_objectives(objectives: str | Sequence[str] | None, metric: str | None) -> Objectives | None:
+    """``--objectives`` as :class:`Objectives` (None when not given); ``--metric`` given too must agree."""
+    if objectives is None:
+        return None
+    parsed = parse_objectives(objectives, check_metric)
+    if metric is not None and check_metric(metric) != parsed.metric:
+        raise GnnnasError(f"--metric {metric} and --objectives {','.join(parsed.names)} name different quality "
+                          "metrics; give only --objectives")
+    return parsed
+
+
+def check_controller_for(name: str, objectives: Objectives) -> None:
+    """Refuse a controller that cannot search several objectives."""
+    if objectives.multi and not CONTROLLERS[name].multi_objective:
+        able = ", ".join(sorted(n for n, c in CONTROLLERS.items() if c.multi_objective))
+        raise GnnnasError(f"--controller {name}: optimises a single objective; multi-objective searches "
+                          f"(--objectives) need one of {able}")
 
 
 def _check_study_name(name: str) -> str:
@@ -199,11 +230,13 @@ def _sampler_seed(seed: int, existing: int, worker: bool) -> int:
 
 # --- the two entry points -----------------------------------------------------
 def search(space: str | Path = "default", data: str | Path | None = None, controller: str = DEFAULT_CONTROLLER,
-           pruner: str = DEFAULT_PRUNER, trials: int = DEFAULT_TRIALS, timeout: float | None = None,
+           pruner: str | None = None, trials: int = DEFAULT_TRIALS, timeout: float | None = None,
            max_epochs: int | None = None, metric: str | None = None, storage: str | None = None,
            study: str | None = None, out: str | Path | None = None, device: str = "auto", seed: int = 0,
            quiet: bool = True, *, patience: int | None = None, eval_every: int | None = None, keep_weights: int = 3,
-           threads: int | None = None, trial_timeout: float | None = None, **data_options: Any) -> SearchResult:
+           threads: int | None = None, trial_timeout: float | None = None,
+           objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
+           max_params: int | None = None, **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
     ``trials`` is the study's total budget of finished trials (shared with
@@ -218,6 +251,15 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     arguments are :class:`~gnnnas.data.DataOptions` fields (the split uses ``seed``).
     ``threads`` sets torch's CPU threads; by default each trial takes the
     machine's cores divided by the workers running trials on it.
+
+    ``objectives`` (``"ndcg@20,latency"``: a metric, then costs among
+    params, size, latency) makes a multi-objective study: the metric is
+    maximised, the costs minimised, the leaderboard ranks by Pareto rank and
+    ``best/`` is the best-quality trial of the (feasible) Pareto front.
+    ``max_latency_ms`` and ``max_params`` are cost limits (constraints): a
+    trial over one is infeasible, shown but never ranked before a feasible
+    trial nor exported. ``pruner`` defaults to ``asha``, or ``cost_aware``
+    for a multi-objective study.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
@@ -228,7 +270,11 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     if threads is not None:
         _check_positive_int("--threads", threads)
     check_controller(controller)
-    check_pruner(pruner)
+    parsed = check_objectives(objectives, metric)
+    constraints = Constraints(max_latency_ms, max_params).check()
+    if max_params is not None and (isinstance(max_params, bool) or not isinstance(max_params, int)):
+        raise GnnnasError(f"--max-params {max_params!r}: expected an integer > 0")
+    pruner = check_pruner(pruner if pruner is not None else default_pruner(parsed is not None), parsed is not None)
     space_obj = load_space(space)
     if space_obj.path is None:
         raise GnnnasError(f"space {space_obj.name}: expected a bundled name or a .yaml file")
@@ -237,7 +283,9 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     max_epochs = _check_positive_int("--max-epochs", max_epochs if max_epochs is not None else s.max_epochs)
     patience = _check_positive_int("--patience", patience if patience is not None else s.patience)
     eval_every = _check_positive_int("--eval-every", eval_every if eval_every is not None else s.eval_every)
-    metric = check_metric(metric if metric is not None else s.metric)
+    metric = parsed.metric if parsed is not None else check_metric(metric if metric is not None else s.metric)
+    goals = parsed or Objectives(metric)
+    check_controller_for(controller, goals)
     # A controller that cannot search this space (nni-grid and float ranges, nni-bohb and a space with
     # nothing to vary, a missing optional package) says so now, before any folder or study exists.
     ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, 0, worker=False), max_epochs)
@@ -254,7 +302,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     check_data_fits(space_obj, dataset, metric, f"space {space_obj.path}")
     settings = RunSettings(controller=controller, pruner=pruner, trials=trials, max_epochs=max_epochs,
                            patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout)
-    attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings)
+    attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings, goals,
+                        constraints)
     check_out_folder(out, study_name, url, storage_default, attrs)
 
     created_out = not out.exists()
@@ -279,13 +328,13 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     session = Session(study=_with_sampler(storage_obj, study_name, ctrl, pruner, max_epochs, eval_every),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=url, device=device_obj, keep_weights=keep_weights, timeout=timeout, progress=progress,
-                      threads=threads)
+                      threads=threads, objectives=goals, constraints=constraints)
     if resumed:
         from gnnnas.search.budget import counts
         progress.line(f"resuming study {study_name}: {counts(study_obj)[0]} of {trials} trials done")
     else:
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
-                      f"({controller}, pruner {pruner}, {metric}); results in {out}")
+                      f"({controller}, pruner {pruner}, {','.join(goals.names)}); results in {out}")
     return run(session)
 
 
@@ -323,7 +372,10 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
         raise GnnnasError(f"study {study!r} in {shown} was not created by gnnnas search")
     space_obj = parse_space(attrs["space_text"], file=f"<study {study}: space {attrs['space'].get('name')}>")
     dataset = load_study_dataset(found, None if data is None else str(data))
-    settings = RunSettings(controller=check_controller(attrs["controller"]), pruner=check_pruner(attrs["pruner"]),
+    goals = study_objectives_of(attrs)
+    constraints = Constraints.from_dict(attrs.get("constraints"))
+    settings = RunSettings(controller=check_controller(attrs["controller"]),
+                           pruner=check_pruner(attrs["pruner"], goals.multi),
                            trials=trials if trials is not None else int(attrs["trials"]),
                            max_epochs=int(attrs["max_epochs"]), patience=int(attrs["patience"]),
                            eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]),
@@ -348,7 +400,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
                                           settings.eval_every),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=storage, device=device_obj, keep_weights=keep_weights, timeout=timeout,
-                      progress=progress, export=export, threads=threads)
+                      progress=progress, export=export, threads=threads, objectives=goals, constraints=constraints)
     return run(session)
 
 
@@ -370,13 +422,14 @@ def run(session: Session) -> SearchResult:
                          ks=ks_for(session.metric), seed=st.seed, progress=False)
     ctx = TrialContext(study=session.study, dataset=session.dataset, device=session.device, config=config,
                        controller=st.controller, keeper=WeightKeeper(session.out, session.keep_weights),
-                       progress=session.progress, deadline=deadline, trial_timeout=st.trial_timeout)
+                       progress=session.progress, deadline=deadline, trial_timeout=st.trial_timeout,
+                       objectives=session.objectives, constraints=session.constraints)
     local = local_file(session.storage_url)
     budget = Budget(session.study, st.trials,
                     lock_path=local.with_name(local.name + ".budget.lock") if local is not None else None)
     runner = TrialRunner(ctx)
     best = best_complete(session.study)
-    session.progress.start(budget.done(), (best.value, best.number) if best is not None else None)
+    session.progress.start(budget.done(), (quality(best), best.number) if best is not None else None)
     threads = torch.get_num_threads()
     try:
         while not ctx.past_deadline():

@@ -21,6 +21,7 @@ from gnnnas.graph import build_graph
 from gnnnas.models.base import Recommender
 from gnnnas.models.registry import build_model
 from gnnnas.models.spec import ArchSpec
+from gnnnas.search.objectives import is_feasible
 from gnnnas.pipeline import train_config
 from gnnnas.search.weights import weights_path
 from gnnnas.training import TrainConfig, Trainer
@@ -45,8 +46,20 @@ def ks_for(metric: str) -> tuple[int, ...]:
 
 
 def best_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    """The trial ``best/`` exports: the best quality (first objective) among feasible completed trials.
+
+    In a multi-objective study the candidates are Optuna's ``best_trials``
+    (the Pareto front of the feasible trials); the best-quality member is the
+    most accurate trial that no cheaper trial matches. Ties go to the earlier
+    trial. Trials over a cost limit (infeasible) are never chosen; None when
+    no feasible trial completed.
+    """
+    if study._is_multi_objective():
+        candidates = study.best_trials
+    else:
+        candidates = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                      if t.values and is_feasible(t)]
+    return max(candidates, key=lambda t: (t.values[0], -t.number)) if candidates else None
 
 
 def trial_model(study: optuna.Study, trial: optuna.trial.FrozenTrial, dataset: Dataset, out: Path,

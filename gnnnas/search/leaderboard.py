@@ -5,6 +5,11 @@ then pruned ones (by the best value they reported), then running and failed
 ones. Test metrics are shown for reporting; ranking never reads them.
 With the cold-start protocol the cold-item metrics get columns of their own
 (``val_cold_ndcg@20``, ``test_cold_ndcg@20``, ...).
+Within each group, trials over a cost limit (``feasible`` False) come after
+the feasible ones. A multi-objective study ranks its completed trials by
+``pareto_rank`` first (1: on the Pareto front of the feasible trials; Optuna's
+constrained non-dominated sorting, infeasible trials after every feasible
+one), then by the quality metric.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from optuna.trial import TrialState
 
 from gnnnas.evaluation.ranking import COLD_PREFIX
 from gnnnas.search.budget import is_surplus
+from gnnnas.search.objectives import COST_ATTRS, Constraints, is_feasible, penalty
 
 DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "features",
                "graph", "lr", "l2")
@@ -68,8 +74,8 @@ def cold_metrics(trials, metric: str) -> list[str]:
 
 def best_reported(trial: optuna.trial.FrozenTrial, metric: str) -> float:
     """The value a trial is ranked by: told value, else its best evaluation (validation only)."""
-    if trial.state == TrialState.COMPLETE and trial.value is not None:
-        return float(trial.value)
+    if trial.state == TrialState.COMPLETE and trial.values:
+        return float(trial.values[0])
     values = [float(v) for _, v in trial.user_attrs.get("curve") or []] or list(trial.intermediate_values.values())
     val = (trial.user_attrs.get("val") or {}).get(metric)
     if val is not None:
@@ -78,16 +84,42 @@ def best_reported(trial: optuna.trial.FrozenTrial, metric: str) -> float:
     return max(finite) if finite else -math.inf
 
 
+def _feasible(t: optuna.trial.FrozenTrial, limits: Constraints) -> bool | None:
+    """Optuna's recorded verdict; for a trial it has not judged yet (running), the limits against its attrs."""
+    if not limits or t.constraints:
+        return is_feasible(t)
+    if any(t.user_attrs.get(Constraints.ATTRS[f]) is None for f in limits.to_dict()):
+        return None  # not measured (failed before it was built)
+    return limits.feasible_attrs(t.user_attrs)
+
+
+def pareto_ranks(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
+    """Trial number -> Pareto rank (1: the front) of the COMPLETE ``trials`` of a multi-objective study.
+
+    Optuna's constrained non-dominated sorting (as NSGA-II ranks): feasible
+    trials by domination, then infeasible ones by total violation.
+    """
+    import numpy as np
+    from optuna.study._multi_objective import _fast_non_domination_rank, _normalize_value
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+    if not done:
+        return {}
+    loss = np.asarray([[_normalize_value(v, d) for v, d in zip(t.values, study.directions)] for t in done])
+    ranks = _fast_non_domination_rank(loss, penalty=np.asarray([penalty(t) for t in done]))
+    return {t.number: int(r) + 1 for t, r in zip(done, ranks)}
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """One row per trial (over-budget surplus trials left out), best first; ``rank`` starts at 1."""
     metric = study_metric(study)
-    trials = study.get_trials(deepcopy=False)
+    multi = study._is_multi_objective()
+    limits = Constraints.from_dict(study.user_attrs.get("constraints"))
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     warm = metric[len(COLD_PREFIX):] if metric.startswith(COLD_PREFIX) else metric
     extra = list(dict.fromkeys(m for m in (warm, "recall@20", *cold_metrics(trials, metric)) if m != metric))
+    ranks = pareto_ranks(study, trials) if multi else {}
     rows = []
     for t in trials:
-        if is_surplus(t):
-            continue
         a = t.user_attrs
         val, test = a.get("val") or {}, a.get("test") or {}
         row = {"trial": t.number, "controller": a.get("controller"), "status": t.state.name.lower(),
@@ -95,7 +127,11 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
         for m in [metric, *extra]:
             row[f"val_{m}"] = val.get(m)
             row[f"test_{m}"] = test.get(m)
-        row.update({"params": a.get("params"), "seconds": a.get("seconds"), "epochs": a.get("epochs"),
+        feasible = _feasible(t, limits)
+        row.update({"pareto_rank": ranks.get(t.number), "feasible": feasible,
+                    **{c: a.get(c) for c in COST_ATTRS},
+                    "_infeasible": feasible is False, "_prank": ranks.get(t.number, 0)})
+        row.update({"seconds": a.get("seconds"), "epochs": a.get("epochs"),
                     "best_epoch": a.get("best_epoch"), "stopped": a.get("stopped"),
                     "reused_from": a.get("reused_from"), "error": a.get("error"),
                     "_order": _ORDER.get(t.state, 3), "_score": best_reported(t, metric)})
@@ -105,14 +141,19 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     columns = ["rank", "trial", "controller", "status", *DIM_COLUMNS]
     for m in [metric, *extra]:
         columns += [f"val_{m}", f"test_{m}"]
-    columns += ["params", "seconds", "epochs", "best_epoch", "stopped", "reused_from", "error"]
+    columns += ["pareto_rank", "feasible", *COST_ATTRS, "seconds", "epochs", "best_epoch", "stopped", "reused_from",
+                "error"]
+    if not multi:
+        columns.remove("pareto_rank")
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
-    df = df.sort_values(["_order", "_score", "trial"], ascending=[True, False, True], kind="stable")
+    df = df.sort_values(["_order", "_infeasible", "_prank", "_score", "trial"],
+                        ascending=[True, True, True, False, True], kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
-    df = df.drop(columns=["_order", "_score"])[columns].reset_index(drop=True)
-    for col in ("reused_from", "params", "epochs", "best_epoch", "layers", "dim"):
+    df = df[columns].reset_index(drop=True)
+    for col in ("reused_from", "params", "size_bytes", "epochs", "best_epoch", "layers", "dim",
+                *(["pareto_rank"] if multi else [])):
         df[col] = df[col].astype("Int64")
     return df
 
@@ -133,18 +174,36 @@ def _cell(value, column: str) -> str:
         return f"{float(value):.1e}"
     if column == "seconds":
         return f"{float(value):.1f}"
+    if column == "latency_ms":
+        return f"{float(value):.2f}"
+    if column == "feasible":
+        return "yes" if value else "NO"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
 
 
+def shown_columns(df: pd.DataFrame) -> list[str]:
+    """:data:`SHOWN`, plus Pareto rank and every cost of a multi-objective leaderboard, and feasibility
+    when some trial is over a cost limit; features and graph only when some trial is not at their default."""
+    shown = [c for c in SHOWN if not (c in _QUIET_DEFAULTS and set(df[c].dropna()) <= {_QUIET_DEFAULTS[c]})]
+    multi = "pareto_rank" in df.columns
+    if multi:
+        shown.insert(shown.index("status") + 1, "pareto_rank")
+        at = shown.index("params") + 1
+        shown[at:at] = [c for c in COST_ATTRS if c != "params"]
+    if multi or (df["feasible"] == False).any():  # noqa: E712 - a column of True/False/None
+        shown.insert(shown.index("status") + 1, "feasible")
+    return shown
+
+
 def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
-    """The leaderboard as aligned text: ``top`` rows (all when None), the columns of :data:`SHOWN`."""
+    """The leaderboard as aligned text: ``top`` rows (all when None), the columns of :func:`shown_columns`."""
     if df.empty:
         return "no trials yet"
+    shown = shown_columns(df)
     rows = df if top is None else df.head(top)
     cold = next((c[len("test_"):] for c in df.columns if c.startswith("test_" + COLD_PREFIX)), None)
-    shown = [c for c in SHOWN if not (c in _QUIET_DEFAULTS and set(df[c].dropna()) <= {_QUIET_DEFAULTS[c]})]
     if cold is not None and cold != metric:
         shown.insert(shown.index("test") + 1, "cold")
     header = [c if c not in ("val", "test", "cold") else f"{c}_{metric}" if c != "cold" else f"test_{cold}"

@@ -12,12 +12,19 @@ Everything a trial leaves is JSON in its user attrs:
 ``test``        every test metric, ranked once after training (reporting only), cold ones as in ``val``
 ``epochs``      epochs run; ``best_epoch``; ``max_epochs`` its budget
 ``stopped``     max_epochs | early_stopping | pruned | timeout | time_limit
-``seconds``     wall time of the trial; ``params`` parameter count; ``threads`` CPU threads
+``seconds``     wall time of the trial; ``threads`` CPU threads
+``params``      parameter count; ``size_bytes`` bytes of the exported weights; ``latency_ms``
+                full-ranking top-K latency (:mod:`gnnnas.evaluation.cost`; on CPU with one
+                thread, see :func:`trial_cost`), all three measured right after the model is
+                built, before training (they do not depend on the weights, and the
+                multi-objective pruner needs them at the first rung)
 ``reused_from`` the trial whose results an identical architecture copied
 ``error``       why a FAIL trial failed (exception type and message)
 ==============  ===============================================================
 
-Selection reads only ``val`` (the told value is the best validation value).
+Selection reads only ``val`` (the told value is the best validation value;
+multi-objective studies tell it with the cost objectives, see
+:mod:`gnnnas.search.objectives`).
 """
 
 from __future__ import annotations
@@ -34,17 +41,19 @@ from optuna.trial import TrialState
 
 from gnnnas.data.dataset import Dataset
 from gnnnas.evaluation import COLD_PREFIX
+from gnnnas.evaluation.cost import Cost, measure_cost
 from gnnnas.graph import build_graph
 from gnnnas.models.registry import build_model
 from gnnnas.pipeline import evaluate_splits, train_config
 from gnnnas.search.controllers.base import Suggestion
 from gnnnas.search.liveness import Heartbeat, worker_id
+from gnnnas.search.objectives import COST_ATTRS, Constraints, Objectives
 from gnnnas.search.progress import Progress
 from gnnnas.search.weights import WeightKeeper
 from gnnnas.training import EvalEvent, TrainConfig, Trainer, TrainingDiverged
 
 #: Attrs copied from an identical finished trial instead of retraining.
-RESULT_ATTRS = ("val", "test", "curve", "loss", "epochs", "best_epoch", "max_epochs", "params", "stopped")
+RESULT_ATTRS = ("val", "test", "curve", "loss", "epochs", "best_epoch", "max_epochs", "stopped", *COST_ATTRS)
 
 
 class _Stop(Exception):
@@ -64,6 +73,8 @@ class TrialContext:
     progress: Progress
     deadline: float | None = None  # time.monotonic() after which running trials stop
     trial_timeout: float | None = None  # training seconds each candidate may use (``time_limit``)
+    objectives: Objectives | None = None  # None: the single metric of ``config``
+    constraints: Constraints = Constraints()  # cost limits (feasibility of the kept weights)
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -89,7 +100,7 @@ def find_original(study: optuna.Study, key: str, number: int, max_epochs: int) -
     """
     for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
         a = t.user_attrs
-        if (t.number != number and a.get("spec_key") == key and t.value is not None
+        if (t.number != number and a.get("spec_key") == key and t.values
                 and a.get("max_epochs", max_epochs) == max_epochs):
             return t
     return None
@@ -133,8 +144,9 @@ class TrialRunner:
             if name in original.user_attrs:
                 trial.set_user_attr(name, original.user_attrs[name])
         trial.set_user_attr("reused_from", origin)
+        self.ctx.constraints.record(trial, original.user_attrs)
         trial.set_user_attr("seconds", time.perf_counter() - started)
-        return _tell(self.ctx.study, trial, values=original.value)
+        return _tell(self.ctx.study, trial, values=original.values)
 
     def _fail(self, trial: optuna.Trial, err: BaseException, started: float) -> optuna.trial.FrozenTrial:
         gc.collect()
@@ -155,17 +167,28 @@ class TrialRunner:
         config = train_config(spec, replace(ctx.config, epochs=max_epochs, progress=False))
         graph = build_graph(ctx.dataset, spec, ctx.device)
         model = build_model(spec, graph, config.seed, ctx.device)
+        # The same protocol for every trial, before training: the costs do not depend on the weights,
+        # and the multi-objective pruner compares candidates by cost from their first rung on.
+        cost = trial_cost(model, k=max(config.ks))
+        for name, value in cost.to_dict().items():
+            trial.set_user_attr(name, value)
+        ctx.constraints.record(trial, cost.to_dict())
+        multi = ctx.objectives is not None and ctx.objectives.multi
         curve: list[list[float]] = []
         stop: list[str] = []
 
         def monitor(event: EvalEvent) -> bool:
             curve.append([event.epoch, float(event.value)])
             ctx.progress.evaluated(trial.number, event.epoch, max_epochs, event.value)
-            if math.isfinite(event.value):
-                trial.report(float(event.value), event.epoch)
+            if multi:
+                prune = suggestion.prunable and _should_prune_multi(ctx.study, trial, curve)
+            else:
+                if math.isfinite(event.value):
+                    trial.report(float(event.value), event.epoch)
+                prune = suggestion.prunable and trial.should_prune()
             if ctx.past_deadline():
                 stop.append("timeout")
-            elif suggestion.prunable and trial.should_prune():
+            elif prune:
                 stop.append("pruned")
             return bool(stop)
 
@@ -189,7 +212,6 @@ class TrialRunner:
             "epochs": result.epochs_run,
             "best_epoch": result.best_epoch,
             "max_epochs": max_epochs,
-            "params": int(model.num_parameters()),
             "threads": torch.get_num_threads() if ctx.device.type == "cpu" else None,
             "stopped": stop[0] if stop else result.stopped,
         }
@@ -204,11 +226,37 @@ class TrialRunner:
         if result.best_epoch == 0:
             raise RuntimeError(f"no validation evaluation gave a finite {config.metric}")
         value = float(result.best_val[config.metric])
-        ctx.keeper.offer(ctx.study, trial.number, value, model)
-        return _tell(ctx.study, trial, values=value)
+        ctx.keeper.offer(ctx.study, trial.number, value, model, feasible=ctx.constraints.feasible_attrs(cost.to_dict()))
+        return _tell(ctx.study, trial, values=ctx.objectives.values(value, cost.to_dict()) if multi else value)
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, values: float | None = None,
+#: CPU threads of the latency measure: with more, the timing depends on how many workers (and other jobs)
+#: share the cores, since idle intra-op threads spin and wait; one thread times the model, not the machine.
+LATENCY_THREADS = 1
+
+
+def trial_cost(model: torch.nn.Module, k: int) -> Cost:
+    """:func:`~gnnnas.evaluation.cost.measure_cost`, on CPU with :data:`LATENCY_THREADS` threads."""
+    if model.device.type != "cpu":
+        return measure_cost(model, k=k)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(LATENCY_THREADS)
+    try:
+        return measure_cost(model, k=k)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _should_prune_multi(study: optuna.Study, trial: optuna.Trial, curve: list[list[float]]) -> bool:
+    """Optuna's ``report``/``should_prune`` refuse multi-objective studies: record the curve so far as a
+    user attr (other workers' pruners compare against it) and ask the study's pruner directly."""
+    if isinstance(study.pruner, optuna.pruners.NopPruner):
+        return False
+    trial.set_user_attr("curve", curve)
+    return study.pruner.prune(study, study._storage.get_trial(trial._trial_id))
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, values: float | list[float] | None = None,
           state: TrialState | None = None) -> optuna.trial.FrozenTrial:
     """``study.tell``; a trial already finished by someone else (its heartbeat judged stale) stays as is."""
     try:

@@ -74,15 +74,17 @@ class Progress:
     def trial_finished(self, trial: optuna.trial.FrozenTrial, done: int) -> None:
         self.done = done
         attrs = trial.user_attrs
-        if trial.state == TrialState.COMPLETE and trial.value is not None:
-            if self.best is None or trial.value > self.best[0]:
-                self.best = (trial.value, trial.number)
+        value = trial.values[0] if trial.values else None  # a pruned trial's: its last reported value
+        if trial.state == TrialState.COMPLETE and value is not None and all(
+                c <= 0 for c in trial.constraints.values()):
+            if self.best is None or value > self.best[0]:
+                self.best = (value, trial.number)
         state = trial.state.name
         if attrs.get("stopped") == "timeout":
             state += " (timeout)"
         if attrs.get("reused_from") is not None:
             state += f" (same as trial {attrs['reused_from']})"
-        value = f" {self.metric} {trial.value:.4f}" if trial.value is not None else ""
+        value = f" {self.metric} {value:.4f}" if value is not None else ""
         detail = (f" after {attrs['epochs']} epochs, {attrs.get('seconds', 0):.1f} s"
                   if attrs.get("epochs") is not None and attrs.get("reused_from") is None else "")
         error = f": {attrs['error']}" if trial.state == TrialState.FAIL and attrs.get("error") else ""

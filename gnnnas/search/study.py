@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import optuna
 from gnnnas.data.dataset import Dataset
 from gnnnas.data.options import DataOptions
 from gnnnas.errors import GnnnasError
+from gnnnas.search.objectives import Constraints, Objectives
 from gnnnas.search.storage import mask
 from gnnnas.space import SearchSpace
 
@@ -63,14 +65,19 @@ class RunSettings:
         return dict(self.__dict__)
 
 
-def study_attrs(space: SearchSpace, space_text: str, data: dict, metric: str, run: RunSettings) -> dict:
+def study_attrs(space: SearchSpace, space_text: str, data: dict, metric: str, run: RunSettings,
+                objectives: Objectives | None = None, constraints: Constraints | None = None) -> dict:
     from gnnnas import __version__
+    objectives = objectives or Objectives(metric)
     return {
         "space": {"name": space.name, "path": str(space.path) if space.path else None, "sha256": text_sha(space_text)},
         "space_text": space_text,
         "data": data,
         "metric": metric,
         "direction": DIRECTION,
+        # multi-objective studies only: a single-objective study keeps the attrs it always had
+        **({"objectives": objectives.names, "directions": objectives.directions} if objectives.multi else {}),
+        **({"constraints": constraints.to_dict()} if constraints else {}),
         **run.to_dict(),
         "gnnnas_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -81,14 +88,24 @@ def identity(attrs: dict) -> dict:
     """The parts of a study that must match for a run to continue it."""
     space = attrs.get("space") or {}
     data = attrs.get("data") or {}
-    return {"space": space.get("sha256"), "data": data.get("fingerprint"), "metric": attrs.get("metric")}
+    return {"space": space.get("sha256"), "data": data.get("fingerprint"), "metric": attrs.get("metric"),
+            "objectives": ",".join(attrs.get("objectives") or [str(attrs.get("metric"))]),
+            "constraints": _constraints_text(attrs.get("constraints"))}
+
+
+def _constraints_text(record: dict | None) -> str:
+    return ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in sorted((record or {}).items())) or "none"
 
 
 def _differences(old: dict, new: dict) -> list[str]:
     a, b = identity(old), identity(new)
-    names = {"space": "search space", "data": "data", "metric": "metric"}
+    names = {"space": "search space", "data": "data", "metric": "metric", "objectives": "--objectives",
+             "constraints": "constraints"}
     out = []
-    for key in ("space", "data", "metric"):
+    # a changed quality metric shows once: as the metric of single-objective studies, else in the objectives
+    drop = "objectives" if "objectives" not in old and "objectives" not in new else "metric"
+    a.pop(drop), b.pop(drop)
+    for key in a:
         if a[key] != b[key]:
             if key == "space":
                 out.append(f"space {(old.get('space') or {}).get('name')!r} (another file text)"
@@ -121,6 +138,7 @@ def write_search_json(out: Path, study_name: str, storage_url: str, storage_defa
         "data": attrs["data"],
         "metric": attrs["metric"],
         "direction": attrs["direction"],
+        **({k: attrs[k] for k in ("objectives", "directions", "constraints") if k in attrs}),
         "controller": attrs.get("controller"),
         "pruner": attrs.get("pruner"),
         "trials": attrs.get("trials"),
@@ -181,12 +199,16 @@ def open_study(storage, name: str, attrs: dict, storage_shown: str, sampler=None
         resumed = True
     else:
         try:
-            optuna.create_study(storage=storage, study_name=name, direction=DIRECTION)
+            optuna.create_study(storage=storage, study_name=name, directions=attrs.get("directions", [DIRECTION]))
             resumed = False
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
             resumed = True
         study = optuna.load_study(study_name=name, storage=storage)
         if not resumed:
+            if "objectives" in attrs:  # names for Optuna's own tools and the report's axes
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    study.set_metric_names(study_objectives_of(attrs).labels)
             # "space" last: once it is there, every other attr is too (see _wait_for_attrs).
             for key, value in sorted(attrs.items(), key=lambda kv: kv[0] == "space"):
                 study.set_user_attr(key, value)
@@ -199,6 +221,11 @@ def open_study(storage, name: str, attrs: dict, storage_shown: str, sampler=None
             if study.user_attrs.get(key) != attrs.get(key):
                 study.set_user_attr(key, attrs[key])
     return study, resumed
+
+
+def study_objectives_of(attrs: dict) -> Objectives:
+    names = attrs.get("objectives") or [attrs.get("metric", "ndcg@20")]
+    return Objectives(str(names[0]), tuple(str(n) for n in names[1:]))
 
 
 def _wait_for_attrs(study: optuna.Study, seconds: float = 20.0) -> None:
@@ -214,8 +241,11 @@ def check_identity(study: optuna.Study, attrs: dict, storage_shown: str) -> None
     if "space" not in old:
         raise GnnnasError(f"study {study.study_name!r} in {storage_shown} was not created by gnnnas search; "
                           "choose another --study")
-    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
-        raise GnnnasError(f"study {study.study_name!r} in {storage_shown} does not maximize; choose another --study")
+    expected = [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
+                for d in old.get("directions", [DIRECTION])]
+    if study.directions != expected:
+        raise GnnnasError(f"study {study.study_name!r} in {storage_shown} does not have the directions its "
+                          "attrs record; choose another --study")
     problems = _differences(old, attrs)
     if problems:
         raise GnnnasError(f"study {study.study_name!r} in {storage_shown} was created with another "

@@ -15,6 +15,8 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+from gnnnas.search.objectives import is_feasible
+
 WEIGHTS_FILE = "model.pt"
 
 
@@ -36,12 +38,17 @@ class WeightKeeper:
         self.out = Path(out)
         self.keep = max(0, int(keep))
 
-    def offer(self, study: optuna.Study, number: int, value: float, model: torch.nn.Module) -> bool:
-        """Save ``model`` as trial ``number``'s weights if it makes the top; prune the rest. True if saved."""
-        if self.keep == 0:
+    def offer(self, study: optuna.Study, number: int, value: float, model: torch.nn.Module,
+              feasible: bool = True) -> bool:
+        """Save ``model`` as trial ``number``'s weights if it makes the top; prune the rest. True if saved.
+
+        ``value`` is the quality (first objective); trials over a cost limit (infeasible) are never
+        exported, so they never take a place in the top.
+        """
+        if self.keep == 0 or not feasible:
             return False
-        values = {t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                  if t.value is not None}
+        values = {t.number: t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                  if t.values and is_feasible(t)}
         values[number] = value
         candidates = set(stored_numbers(self.out)) | {number}
         ranked = sorted((n for n in candidates if n in values), key=lambda n: (-values[n], n))

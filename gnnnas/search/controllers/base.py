@@ -51,6 +51,8 @@ class Controller(ABC):
     description: ClassVar[str]
     #: True when the controller sets each candidate's budget itself (Hyperband, BOHB).
     multi_fidelity: ClassVar[bool] = False
+    #: True when the controller can search several objectives at once (``--objectives``).
+    multi_objective: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int = 0, max_epochs: int = 50) -> None:
         self.space = space

@@ -40,16 +40,34 @@ class OptunaController(Controller):
 class TPEController(OptunaController):
     name = "optuna-tpe"
     description = ("Tree-structured Parzen Estimator (multivariate, grouped by conditional structure, "
-                   "constant liar for parallel workers); the default")
+                   "constant liar for parallel workers; multi-objective: MOTPE); the default")
+    multi_objective = True
 
     def make_sampler(self) -> optuna.samplers.BaseSampler:
+        # TPESampler handles one or several objectives (MOTPE) from the study's directions, and the
+        # constraints each trial records (Trial.set_constraint).
         return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=self.seed)
+
+
+@register_controller
+class NSGA2Controller(OptunaController):
+    name = "optuna-nsga2"
+    description = ("NSGA-II genetic search (populations of 10), for multi-objective searches "
+                   "(--objectives); cost limits via constrained domination")
+    multi_objective = True
+    #: Optuna's default (50) would keep a whole search of a few dozen trials in the random first generation.
+    population_size = 10
+
+    def make_sampler(self) -> optuna.samplers.BaseSampler:
+        # constrained domination reads the constraints each trial records (Trial.set_constraint)
+        return optuna.samplers.NSGAIISampler(population_size=self.population_size, seed=self.seed)
 
 
 @register_controller
 class RandomController(OptunaController):
     name = "optuna-random"
     description = "uniform random sampling of the space: the baseline every controller must beat"
+    multi_objective = True  # proposals ignore the objectives: a baseline for multi-objective searches too
 
     def make_sampler(self) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=self.seed)
