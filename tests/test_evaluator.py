@@ -145,3 +145,25 @@ def test_bad_inputs():
         Evaluator(ds, "train")
     with pytest.raises(ValueError, match="expected"):
         evaluate(lambda u: scores[u][:, :-1], ds, "val")
+
+
+def test_cpu_blocks_stay_cache_sized_for_large_catalogues(monkeypatch):
+    from gnnnas.evaluation import metrics
+    assert metrics.score_block_rows(100, "cpu", 1024) == 1024
+    assert metrics.score_block_rows(39_003, "cpu", 1024) == metrics.CPU_BLOCK_ELEMS // 39_003 < 1024
+    assert metrics.score_block_rows(10**8, "cpu", 1024) == 16  # never degenerate single-user blocks
+    assert metrics.score_block_rows(10**8, "cpu", 4) == 4
+    assert metrics.score_block_rows(39_003, "meta", 1024) == 1024  # accelerators keep the requested batch
+    # the evaluator scores in those blocks, with unchanged results
+    ds, scores = make_dataset(5), make_scores(5)
+    sizes: list[int] = []
+
+    def score_fn(users):
+        sizes.append(users.numel())
+        return scores[users]
+
+    big = evaluate(lambda u: scores[u], ds, "val", ks=KS, batch_size=1000)
+    monkeypatch.setattr(metrics, "CPU_BLOCK_ELEMS", 3 * N_ITEMS)
+    monkeypatch.setattr(metrics, "_MIN_BLOCK_ROWS", 1)
+    assert_same(evaluate(score_fn, ds, "val", ks=KS, batch_size=1000), big)
+    assert max(sizes) == 3 and len(sizes) > 1

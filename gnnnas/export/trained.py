@@ -188,7 +188,7 @@ class TrainedRecommender:
         ``exclude_seen`` the user's train + validation items are left out, so
         a user may get fewer than ``k`` items when the catalogue is small.
         """
-        from gnnnas.evaluation.metrics import topk_ranking
+        from gnnnas.evaluation.metrics import score_block_rows, topk_ranking
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise GnnnasError(f"k={k!r}: expected an integer >= 1")
         wanted = _as_list(raw_user_ids)
@@ -197,7 +197,8 @@ class TrainedRecommender:
             return {}
         unique = np.unique(np.asarray(internal, dtype=np.int64))
         seen = self._seen_split()
-        rows_per_batch = batch_size or max(1, min(1024, _BATCH_ELEMS // max(1, self.n_items)))
+        rows_per_batch = batch_size or score_block_rows(self.n_items, self.device,
+                                                        max(1, min(1024, _BATCH_ELEMS // max(1, self.n_items))))
         scorer = self.model.scorer()
         ranked: dict[int, list[tuple[str, float]]] = {}
         item_ids = self.dataset.item_ids

@@ -1,0 +1,73 @@
+"""Full-ranking evaluation and top-K serving: 1024-user score blocks vs. cache-sized CPU blocks.
+
+Times, on one process and the same trained-like scores (a LightGCN model's
+final embeddings after propagation, random initialisation: ranking cost does
+not depend on the weights' values), each variant's
+
+* validation evaluation of every user (``Evaluator(dataset, "val")``, as the
+  trainer runs it after every epoch), and
+* top-20 serving latency of 256 fixed users (``gnnnas.evaluation.cost``'s
+  protocol: forward pass, scores, ranking),
+
+with blocks of 1024 users (the previous behaviour, forced by raising
+``CPU_BLOCK_ELEMS``) and with :func:`gnnnas.evaluation.metrics.score_block_rows`
+(about 2M scores per block on CPU). Variants alternate in rounds; medians.
+
+    python experiments/bench_ranking.py [--datasets gowalla-6000,online-retail] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import git_commit, gowalla_subset, machine  # noqa: E402
+
+import gnnnas  # noqa: E402,F401  (allocator settings, as every gnnnas process)
+from gnnnas.data.loader import load_dataset  # noqa: E402
+from gnnnas.evaluation import metrics  # noqa: E402
+from gnnnas.evaluation.cost import topk_latency_ms  # noqa: E402
+from gnnnas.evaluation.ranking import Evaluator  # noqa: E402
+from gnnnas.graph.build import build_graph  # noqa: E402
+from gnnnas.models.registry import build_model, resolve_architecture  # noqa: E402
+
+VARIANTS = {"1024-user blocks": 1 << 62, "cache-sized blocks": metrics.CPU_BLOCK_ELEMS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="gowalla-6000,online-retail")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    print(f"Machine: {machine()}; commit {git_commit()}\n")
+    print("| dataset | users x items | variant | rows per block | val evaluation (ms) | top-20 latency, 256 users (ms) |")
+    print("|---|---|---|---|---|---|")
+    for name in args.datasets.split(","):
+        source = str(gowalla_subset(int(name.split("-")[1]))) if name.startswith("gowalla-") else name
+        dataset = load_dataset(source)
+        arch = resolve_architecture("lightgcn")
+        model = build_model(arch, build_graph(dataset, arch)).eval()
+        evaluator = Evaluator(dataset, "val")
+        times = {v: ([], []) for v in VARIANTS}
+        for _ in range(args.repeats + 1):  # the first round warms up
+            for variant, elems in VARIANTS.items():
+                metrics.CPU_BLOCK_ELEMS = elems
+                start = time.perf_counter()
+                evaluator(model.scorer())
+                times[variant][0].append((time.perf_counter() - start) * 1000)
+                times[variant][1].append(topk_latency_ms(model, repeats=1, warmup=0))
+        for variant, elems in VARIANTS.items():
+            metrics.CPU_BLOCK_ELEMS = elems
+            rows = metrics.score_block_rows(dataset.n_items, "cpu")
+            ev, lat = (statistics.median(t[1:]) for t in times[variant])
+            print(f"| {name} | {dataset.n_users} x {dataset.n_items} | {variant} | {rows} | {ev:.0f} | {lat:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
