@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -289,3 +290,42 @@ def test_pareto_figure_and_leaderboard_with_an_infeasible_trial():
     assert sorted(traces["Pareto front"].x) == [5.0, 10.0] and list(traces["infeasible"].x) == [4.0]
     assert list(traces["dominated trial"].x) == [12.0] and "exported best/" in traces
     assert "trial 3" in traces["infeasible"].text[0] and "infeasible" in traces["infeasible"].text[0]
+    # the report's table ranks and marks them as the leaderboard does
+    from gnnnas.report.data import collect
+    from gnnnas.report.table import leaderboard_table, ranked
+    data = collect(study)
+    assert list(ranked(data).trial) == [0, 2, 1, 3]
+    html_table = leaderboard_table(data)
+    assert "Pareto rank" in html_table and "within limits" in html_table
+    rows_html = html_table.split("<tbody>")[1].split("</tr>")
+    assert "no (over a cost limit)" in rows_html[3] and "no (over a cost limit)" not in "".join(rows_html[:3])
+
+
+def test_non_dominated_ranks_against_brute_force():
+    import itertools
+
+    from gnnnas.search.leaderboard import non_dominated_ranks
+
+    rng = np.random.default_rng(0)
+    loss = rng.integers(0, 5, size=(40, 2)).astype(float)  # many ties and duplicates
+    penalty = np.where(rng.random(40) < 0.25, rng.integers(1, 3, 40), 0.0)
+    penalty[3] = np.nan
+    ranks = non_dominated_ranks(loss, penalty)
+
+    def dominates(a, b):
+        return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+    feasible = [i for i in range(40) if penalty[i] == 0]
+    left, expected, level = set(feasible), {}, 0
+    while left:
+        front = {i for i in left if not any(dominates(loss[j], loss[i]) for j in left if j != i)}
+        expected.update({i: level for i in front})
+        left -= front
+        level += 1
+    for i in feasible:
+        assert ranks[i] == expected[i]
+    bad = [i for i in range(40) if penalty[i] > 0]
+    assert min(ranks[bad]) == level and ranks[3] == ranks.max() > max(ranks[bad])
+    for i, j in itertools.combinations(bad, 2):  # infeasible: ordered by violation, ties share a rank
+        assert (ranks[i] < ranks[j]) == (penalty[i] < penalty[j]) or penalty[i] >= penalty[j]
+        assert (ranks[i] == ranks[j]) == (penalty[i] == penalty[j])

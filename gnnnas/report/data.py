@@ -19,6 +19,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from gnnnas.search.budget import is_surplus
+from gnnnas.search.leaderboard import pareto_ranks
 
 STATUSES = ("complete", "pruned", "fail", "running", "waiting")
 MF = "none (MF)"  # the aggregator "choice" of a stack without layers
@@ -252,7 +253,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     objectives when told), test, controller, worker, start_s / end_s (seconds
     since the first trial started; running trials end now), duration_s,
     seconds (training time the trial recorded), params, size_bytes, latency_ms
-    (cost measures), feasible (within the study's cost limits), epochs, best_epoch,
+    (cost measures), feasible (within the study's cost limits), pareto_rank
+    (completed trials of a multi-objective study, as in the leaderboard), epochs, best_epoch,
     max_epochs, stopped, reused_from, error, spec, stale (a running trial whose
     worker seems gone: no heartbeat), and one column per
     :data:`DIMENSIONS` key.
@@ -312,6 +314,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         {c: "float64" for c in ("value", "test", "test_cold", "start_s", "end_s", "duration_s", "seconds",
                                 "latency_ms")})
     trials = trials.sort_values("trial").reset_index(drop=True)
+    ranks = pareto_ranks(study, frozen) if len(directions) > 1 else {}
+    trials["pareto_rank"] = [ranks.get(int(n)) for n in trials.trial]
     winner, best, pareto = None, 0.0, []
     # trials over a cost limit (infeasible) are neither on the front nor the winner, as in the leaderboard
     done = [(int(r.trial), list(r["values"])) for _, r in trials.iterrows()

@@ -99,14 +99,17 @@ def _note(r: pd.Series) -> str:
 
 
 def ranked(data: ReportData) -> pd.DataFrame:
-    """The trials in leaderboard order (as ``gnnnas leaderboard``): completed by value, then pruned by their
-    best reported value, then running, then failed; ties by trial number."""
+    """The trials in leaderboard order (as ``gnnnas leaderboard``): completed (a multi-objective study's by
+    Pareto rank first), then pruned by their best reported value, then running, then failed; within each,
+    trials over a cost limit after the feasible ones, then by value; ties by trial number."""
     t = data.trials.copy()
     t["_order"] = t.status.map(_ORDER).fillna(3)
+    t["_infeasible"] = ~t.feasible.astype(bool)
+    t["_pareto"] = pd.to_numeric(t.pareto_rank, errors="coerce") if "pareto_rank" in t else math.nan
     t["_score"] = t.value if data.maximize else -t.value
-    t = t.sort_values(["_order", "_score", "trial"], ascending=[True, False, True], na_position="last",
-                      kind="stable")
-    return t.drop(columns=["_order", "_score"]).reset_index(drop=True)
+    t = t.sort_values(["_order", "_infeasible", "_pareto", "_score", "trial"],
+                      ascending=[True, True, True, False, True], na_position="last", kind="stable")
+    return t.drop(columns=["_order", "_infeasible", "_pareto", "_score"]).reset_index(drop=True)
 
 
 def leaderboard_table(data: ReportData, table_id: str = "leaderboard") -> str:
@@ -116,7 +119,10 @@ def leaderboard_table(data: ReportData, table_id: str = "leaderboard") -> str:
     columns = list(_COLUMNS)
     if data.multi_objective:  # one column per objective instead of val/test of one metric
         at = columns.index(("val", "val {metric}", "metric"))
-        columns[at:at + 2] = [(f"obj{i}", name, "metric") for i, name in enumerate(data.objectives)]
+        columns[at:at + 2] = [("pareto_rank", "Pareto rank", "int"),
+                              *((f"obj{i}", name, "metric") for i, name in enumerate(data.objectives))]
+    if data.attrs.get("constraints"):  # cost limits: which trials respect them
+        columns.insert(columns.index(("note", "note", "text")), ("feasible_text", "within limits", "text"))
     metric = data.attrs.get("metric") or "value"
     cold = data.attrs.get("cold_metric")
     if cold:  # the cold-start protocol: cold items' test metric beside the warm one
@@ -126,7 +132,8 @@ def leaderboard_table(data: ReportData, table_id: str = "leaderboard") -> str:
                      f'{html.escape(title.format(metric=metric))}</th>' for _, title, fmt in columns)
     body = []
     for rank, (_, r) in enumerate(ranked(data).iterrows(), start=1):
-        values = {**r.to_dict(), **_dims(r.spec), "rank": rank, "val": r.value, "note": _note(r)}
+        values = {**r.to_dict(), **_dims(r.spec), "rank": rank, "val": r.value, "note": _note(r),
+                  "feasible_text": "yes" if r.feasible else "no (over a cost limit)"}
         for i, v in enumerate(r["values"] or []):
             values[f"obj{i}"] = v
         cells = []
@@ -145,6 +152,8 @@ def leaderboard_table(data: ReportData, table_id: str = "leaderboard") -> str:
             f'<div class="table-wrap"><table id="{table_id}" class="sortable" data-filter="{table_id}-filter" '
             f'data-status="{table_id}-status" data-count="{table_id}-count"><thead><tr>{header}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>'
-            '<p class="muted">Ranked as <code>gnnnas leaderboard</code> ranks: completed trials by validation value, '
-            'then pruned ones by the best value they reported, then running and failed ones. Test values are for '
-            'reporting; selection never reads them. The highlighted row is the winner. Click a header to sort.</p>')
+            '<p class="muted">Ranked as <code>gnnnas leaderboard</code> ranks: completed trials by validation value '
+            '(in a multi-objective search by Pareto rank first), then pruned ones by the best value they reported, '
+            'then running and failed ones; trials over a cost limit after the others of their group. Test values '
+            'are for reporting; selection never reads them. The highlighted row is the winner. Click a header to '
+            'sort.</p>')

@@ -7,7 +7,7 @@ With the cold-start protocol the cold-item metrics get columns of their own
 (``val_cold_ndcg@20``, ``test_cold_ndcg@20``, ...).
 Within each group, trials over a cost limit (``feasible`` False) come after
 the feasible ones. A multi-objective study ranks its completed trials by
-``pareto_rank`` first (1: on the Pareto front of the feasible trials; Optuna's
+``pareto_rank`` first (1: on the Pareto front of the feasible trials;
 constrained non-dominated sorting, infeasible trials after every feasible
 one), then by the quality metric.
 """
@@ -93,19 +93,53 @@ def _feasible(t: optuna.trial.FrozenTrial, limits: Constraints) -> bool | None:
     return limits.feasible_attrs(t.user_attrs)
 
 
+def non_dominated_ranks(loss, penalty=None):
+    """0-based ranks of the rows of ``loss`` (every column minimised) by constrained non-dominated sorting.
+
+    Rows with ``penalty`` 0 (feasible) are peeled into fronts: rank 0 is no
+    row dominates them (``a`` dominates ``b`` when ``a <= b`` everywhere and
+    ``a < b`` somewhere), rank 1 is dominated only by rank 0, and so on. The
+    infeasible rows come after every feasible one, by ascending total
+    violation (equal violations share a rank), unmeasured (NaN) violations
+    last: the order of constrained NSGA-II (Deb et al. 2002).
+    """
+    import numpy as np
+    loss = np.asarray(loss, dtype=float).reshape(len(loss), -1)
+    penalty = np.zeros(len(loss)) if penalty is None else np.asarray(penalty, dtype=float)
+    ranks = np.full(len(loss), -1, dtype=int)
+    feasible = np.flatnonzero(penalty == 0)
+    rank = 0
+    remaining = feasible
+    while remaining.size:
+        sub = loss[remaining]
+        # dominated[i]: some other remaining row is <= everywhere and < somewhere
+        le = (sub[:, None, :] <= sub[None, :, :]).all(-1)
+        lt = (sub[:, None, :] < sub[None, :, :]).any(-1)
+        dominated = (le & lt).any(0)
+        ranks[remaining[~dominated]] = rank
+        remaining = remaining[dominated]
+        rank += 1
+    infeasible = np.flatnonzero(penalty > 0)
+    if infeasible.size:
+        levels = np.unique(penalty[infeasible])
+        ranks[infeasible] = rank + np.searchsorted(levels, penalty[infeasible])
+        rank += levels.size
+    ranks[ranks < 0] = rank  # NaN violation: not measured
+    return ranks
+
+
 def pareto_ranks(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
     """Trial number -> Pareto rank (1: the front) of the COMPLETE ``trials`` of a multi-objective study.
 
-    Optuna's constrained non-dominated sorting (as NSGA-II ranks): feasible
-    trials by domination, then infeasible ones by total violation.
+    :func:`non_dominated_ranks` over the objectives (maximised ones negated),
+    with each trial's total constraint violation.
     """
-    import numpy as np
-    from optuna.study._multi_objective import _fast_non_domination_rank, _normalize_value
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     if not done:
         return {}
-    loss = np.asarray([[_normalize_value(v, d) for v, d in zip(t.values, study.directions)] for t in done])
-    ranks = _fast_non_domination_rank(loss, penalty=np.asarray([penalty(t) for t in done]))
+    sign = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in study.directions]
+    loss = [[s * float(v) for s, v in zip(sign, t.values)] for t in done]
+    ranks = non_dominated_ranks(loss, [penalty(t) for t in done])
     return {t.number: int(r) + 1 for t, r in zip(done, ranks)}
 
 
