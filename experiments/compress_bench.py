@@ -23,6 +23,7 @@ the first 6,000 users of the LightGCN Gowalla split with items renumbered
 (``common.gowalla_subset``).
 
     python experiments/compress_bench.py [--datasets online-retail,gowalla-6000] [--teacher-epochs 60]
+                                         [--methods int8,fp16,prune,distill,distill:16]
 
 Prints a Markdown table and appends one JSON line per command to
 experiments/out/compress_bench.jsonl.
@@ -81,7 +82,8 @@ def verdict(method: str, row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DATASETS), help="bundled names, paths or gowalla-N")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated; distill:D is distill with --dim D (a D-wide student)")
     parser.add_argument("--teacher-epochs", type=int, default=60, help="maximum teacher epochs (early stopping)")
     parser.add_argument("--repeats", type=int, default=21, help="timed runs per latency (median)")
     parser.add_argument("--ratio", default="0.5", help="prune --ratio")
@@ -99,12 +101,14 @@ def main() -> None:
             gnnnas("train", "--arch", "lightgcn", "--data", data_source(dataset), "--epochs",
                    str(args.teacher_epochs), "--device", "cpu", "--seed", "0", "--quiet", "--json", "--out",
                    str(teacher))
-        for method in args.methods.split(","):
+        for variant in args.methods.split(","):
+            method, _, dim = variant.partition(":")
+            extra = knobs.get(method, []) + (["--dim", dim] if dim else [])
             result, seconds = gnnnas("compress", str(teacher / "model"), "--method", method, "--out",
-                                     str(root / method), "--json", "--repeats", str(args.repeats), "--device",
-                                     "cpu", *knobs.get(method, []))
+                                     str(root / variant.replace(":", "-")), "--json", "--repeats",
+                                     str(args.repeats), "--device", "cpu", *extra)
             before, after = result["metrics_before"]["ndcg@20"], result["metrics_after"]["ndcg@20"]
-            row = {"dataset": dataset, "method": method, "knobs": knobs.get(method, []),
+            row = {"dataset": dataset, "method": method, "knobs": extra,
                    "size_ratio": result["size_bytes_after"] / result["size_bytes_before"],
                    "latency_ratio": result["latency_ms_after"] / result["latency_ms_before"],
                    "ndcg_before": before, "ndcg_after": after, "ndcg_change": after / before - 1.0,
@@ -133,8 +137,11 @@ def main() -> None:
             parts = ([f"size ratio <= {size_max}"] if size_max else []) + \
                     ([f"latency ratio <= {latency_max}"] if latency_max else []) + \
                     [f"NDCG@20 drop <= {100 * drop_max:g}%"]
-            print(f"Goal {method} ({', '.join(parts)}) on every dataset: "
-                  f"{'met' if all(v == 'met' for v in verdicts) else 'not met'}")
+            per_dataset = {d: any(r["goal"] == "met" for r in rows if r["method"] == method and r["dataset"] == d)
+                           for d in dict.fromkeys(r["dataset"] for r in rows if r["method"] == method)}
+            print(f"Goal {method} ({', '.join(parts)}) on every dataset, by at least one of its rows: "
+                  f"{'met' if all(per_dataset.values()) else 'not met'} "
+                  "(" + ", ".join(f"{d}: {'met' if ok else 'not met'}" for d, ok in per_dataset.items()) + ")")
 
 
 if __name__ == "__main__":
