@@ -23,7 +23,7 @@ the first 6,000 users of the LightGCN Gowalla split with items renumbered
 (``common.gowalla_subset``).
 
     python experiments/compress_bench.py [--datasets online-retail,gowalla-6000] [--teacher-epochs 60]
-                                         [--methods int8,fp16,prune,distill,distill:16]
+                                         [--methods int8,fp16,prune,distill,distill:16,distill+int8]
 
 Prints a Markdown table and appends one JSON line per command to
 experiments/out/compress_bench.jsonl.
@@ -83,7 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DATASETS), help="bundled names, paths or gowalla-N")
     parser.add_argument("--methods", default=",".join(METHODS),
-                        help="comma-separated; distill:D is distill with --dim D (a D-wide student)")
+                        help="comma-separated; distill:D is distill with --dim D (a D-wide student), "
+                             "distill+int8 (or distill:D+int8) adds --quantize int8")
     parser.add_argument("--teacher-epochs", type=int, default=60, help="maximum teacher epochs (early stopping)")
     parser.add_argument("--repeats", type=int, default=21, help="timed runs per latency (median)")
     parser.add_argument("--ratio", default="0.5", help="prune --ratio")
@@ -102,10 +103,12 @@ def main() -> None:
                    str(args.teacher_epochs), "--device", "cpu", "--seed", "0", "--quiet", "--json", "--out",
                    str(teacher))
         for variant in args.methods.split(","):
-            method, _, dim = variant.partition(":")
-            extra = knobs.get(method, []) + (["--dim", dim] if dim else [])
+            base, _, quantize = variant.partition("+")
+            method, _, dim = base.partition(":")
+            extra = knobs.get(method, []) + (["--dim", dim] if dim else []) + \
+                (["--quantize", quantize] if quantize else [])
             result, seconds = gnnnas("compress", str(teacher / "model"), "--method", method, "--out",
-                                     str(root / variant.replace(":", "-")), "--json", "--repeats",
+                                     str(root / variant.replace(":", "-").replace("+", "-")), "--json", "--repeats",
                                      str(args.repeats), "--device", "cpu", *extra)
             before, after = result["metrics_before"]["ndcg@20"], result["metrics_after"]["ndcg@20"]
             row = {"dataset": dataset, "method": method, "knobs": extra,

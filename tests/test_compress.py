@@ -86,6 +86,22 @@ def test_int8_is_under_30_percent_and_within_half_a_step_per_value(results, teac
     assert abs(result.relative_change("ndcg@20")) <= 0.02  # rounding barely moves the ranking
 
 
+def test_int8_scores_are_the_dequantised_dot_products_on_either_product(monkeypatch):
+    from gnnnas.compress import models
+    gen = torch.Generator().manual_seed(0)
+    model = Int8Rows.from_embeddings(torch.randn(40, 24, generator=gen), torch.randn(300, 24, generator=gen))
+    rows = torch.tensor([0, 7, 39, 7])
+    expected = (model.user_q[rows].double() * model.user_scale[rows, None].double()) @ \
+        (model.item_q.double() * model.item_scale[:, None].double()).t()
+    fast = model.scorer()(rows)
+    assert models.int_matmul_available(torch.device("cpu"))  # torch's CPU int8 product, exact in int32
+    monkeypatch.setitem(models._INT_MM, "cpu", False)
+    slow = model.scorer()(rows)
+    for got in (fast, slow):
+        assert got.dtype == torch.float32 and got.shape == (4, 300)
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_fp16_halves_the_weights_and_keeps_the_scores(results, teacher):
     result = results["fp16"]
     assert 0.45 <= result.size_ratio <= 0.55
@@ -118,6 +134,21 @@ def test_distilled_student_is_a_narrower_table_selected_on_validation(results, t
     assert info["selected_on"] == "val ndcg@20" and len(info["val_history"]) == FAST_DISTILL.epochs + 1
     assert info["epoch_kept"] == int(np.argmax(info["val_history"]))
     assert result.metrics_after["ndcg@20"] >= 0.9 * result.metrics_before["ndcg@20"]
+
+
+def test_a_quantised_student_is_int8_rows_of_the_same_student(results, teacher, tmp_path):
+    from dataclasses import replace
+    result = compress(teacher, "distill", tmp_path / "q", replace(FAST_DISTILL, quantize="int8"), repeats=1)
+    rec, float_student = gnnnas.load(result.out), gnnnas.load(results["distill"].out)
+    assert isinstance(rec.model, Int8Rows) and rec.metadata["compression"]["quantize"] == "int8"
+    assert rec.metadata["compression"]["epoch_kept"] == float_student.metadata["compression"]["epoch_kept"]
+    (users, items), (q_users, q_items) = float_student.model.get_embeddings(), rec.model.get_embeddings()
+    for exact, approx in ((users, q_users), (items, q_items)):
+        assert approx.shape == exact.shape
+        assert ((approx - exact).abs() <= exact.abs().amax(dim=1, keepdim=True) / 254 + 1e-6).all()
+    assert result.size_bytes_after < 0.4 * results["distill"].size_bytes_after
+    user = rec.known_users()[0]
+    assert len(rec.recommend(user, k=5)[user]) == 5
 
 
 def test_distillation_is_seeded(teacher, tmp_path):

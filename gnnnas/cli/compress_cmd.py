@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--temperature", type=float, default=d.temperature,
                    help=f"distill: softmax temperature, in units of the teacher's score spread (default {d.temperature:g})")
     g.add_argument("--seed", type=int, default=d.seed, help="distill: seed of the user order (default 0)")
+    g.add_argument("--quantize", choices=("none", "int8"), default=d.quantize,
+                   help="distill: store the student as per-row int8, as --method int8 stores a model (default none)")
     p.set_defaults(func=_compress)
 
 
@@ -41,7 +43,7 @@ def _compress(args: argparse.Namespace) -> int:
     from gnnnas.device import resolve_device
     get_method(args.method)  # an unknown method fails before anything is loaded
     options = CompressOptions(ratio=args.ratio, dim=args.dim, epochs=args.epochs, lr=args.lr,
-                              temperature=args.temperature, seed=args.seed)
+                              temperature=args.temperature, seed=args.seed, quantize=args.quantize)
     result = compress(args.path, args.method, args.out, options, resolve_device(args.device), repeats=args.repeats)
     print(f"{args.method}: {result.source} -> {result.out}")
     print(_table(result))

@@ -22,7 +22,8 @@ class CompressOptions:
     ``ratio`` (prune): fraction of each embedding row's values dropped.
     ``dim`` (distill): the student's width (None: half the teacher's).
     ``epochs``, ``lr``, ``temperature``, ``batch_size`` (distill): fine-tuning
-    of the student on the teacher's score distributions; ``seed`` fixes it.
+    of the student on the teacher's score distributions; ``seed`` fixes it;
+    ``quantize`` (distill): ``"int8"`` stores the kept student per-row int8.
     """
 
     ratio: float = 0.5
@@ -32,6 +33,7 @@ class CompressOptions:
     temperature: float = 0.3
     batch_size: int = 256
     seed: int = 0
+    quantize: str = "none"
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, expected: str) -> None:
@@ -50,6 +52,7 @@ class CompressOptions:
              and self.temperature > 0, "temperature", "a number > 0")
         need(is_int(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1")
         need(is_int(self.seed), "seed", "an integer")
+        need(self.quantize in ("none", "int8"), "quantize", "none or int8")
 
 
 @dataclass(frozen=True, eq=False)

@@ -93,6 +93,27 @@ def quantize_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q, scale.contiguous()
 
 
+_INT_MM: dict[str, bool] = {}
+
+
+def int_matmul_available(device: torch.device) -> bool:
+    """Whether ``torch._int_mm`` (int8 x int8 -> int32 matrix product) runs on ``device``'s type.
+
+    On CPU it has no shape constraints (CUDA's needs multiples of 8 and more
+    than 16 rows, so CUDA keeps the float product, fast there anyway); probed
+    once per device type, since builds without it raise.
+    """
+    if device.type != "cpu":
+        return False
+    if "cpu" not in _INT_MM:
+        try:
+            a = torch.ones(2, 3, dtype=torch.int8)
+            _INT_MM["cpu"] = bool(torch._int_mm(a, a.t().contiguous()).eq(3).all())
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _INT_MM["cpu"] = False
+    return _INT_MM["cpu"]
+
+
 class Int8Rows(_Compressed):
     """Final embeddings as int8 with one float32 scale per row; score ``= s_u s_i (q_u . q_i)``."""
 
@@ -124,9 +145,13 @@ class Int8Rows(_Compressed):
         return self.item_q.float() * self.item_scale[:, None]
 
     def scorer(self) -> ScoreFn:
-        # Item scales factor out of the dot product: one column multiply instead of a dequantised copy.
+        # Both scales factor out of the dot product, so q_u . q_i can be an integer matrix product:
+        # exact in int32, and on CPUs with VNNI several times faster than a float32 one.
+        scale, user_q, user_scale = self.item_scale, self.user_q, self.user_scale
+        if int_matmul_available(self.device):
+            items_qt = self.item_q.t().contiguous()
+            return lambda rows: torch.mul(torch._int_mm(user_q[rows], items_qt), scale).mul_(user_scale[rows, None])
         items_t = self.item_q.t().float().contiguous()
-        scale = self.item_scale
         users = self._user_table()
         return lambda rows: (users(rows) @ items_t).mul_(scale)
 
