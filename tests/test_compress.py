@@ -86,17 +86,24 @@ def test_int8_is_under_30_percent_and_within_half_a_step_per_value(results, teac
     assert abs(result.relative_change("ndcg@20")) <= 0.02  # rounding barely moves the ranking
 
 
-def test_int8_scores_are_the_dequantised_dot_products_on_either_product(monkeypatch):
+@pytest.mark.parametrize("width", [16, 40])
+def test_int8_scores_are_the_dequantised_dot_products_on_either_product(width, monkeypatch):
     from gnnnas.compress import models
     gen = torch.Generator().manual_seed(0)
-    model = Int8Rows.from_embeddings(torch.randn(40, 24, generator=gen), torch.randn(300, 24, generator=gen))
+    model = Int8Rows.from_embeddings(torch.randn(40, width, generator=gen), torch.randn(300, width, generator=gen))
     rows = torch.tensor([0, 7, 39, 7])
     expected = (model.user_q[rows].double() * model.user_scale[rows, None].double()) @ \
         (model.item_q.double() * model.item_scale[:, None].double()).t()
-    fast = model.scorer()(rows)
     assert models.int_matmul_available(torch.device("cpu"))  # torch's CPU int8 product, exact in int32
+    int_products = []
+    real_int_mm = torch._int_mm
+    monkeypatch.setattr(torch, "_int_mm", lambda a, b: int_products.append(a.shape) or real_int_mm(a, b))
+    fast = model.scorer()(rows)
+    # the integer product only from width 32 on: below it the float path is faster
+    assert int_products == ([(4, width)] if width >= models._INT_MM_MIN_WIDTH else [])
     monkeypatch.setitem(models._INT_MM, "cpu", False)
     slow = model.scorer()(rows)
+    assert len(int_products) == (1 if width >= models._INT_MM_MIN_WIDTH else 0)
     for got in (fast, slow):
         assert got.dtype == torch.float32 and got.shape == (4, 300)
         torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-5)

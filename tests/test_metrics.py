@@ -169,6 +169,51 @@ def test_topk_ranking_equals_stable_sort(k, monkeypatch):
         assert torch.equal(values[r][finite], clean[r, want][finite])
 
 
+def _reference_topk(scores: torch.Tensor, k: int) -> tuple[list[list[int]], torch.Tensor]:
+    clean = torch.nan_to_num(scores, nan=-math.inf, posinf=math.inf, neginf=-math.inf)
+    n = scores.shape[1]
+    return [sorted(range(n), key=lambda i: (-clean[r, i].item(), i))[: min(k, n)] for r in range(len(scores))], clean
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_grouped_prefilter_equals_stable_sort(k, monkeypatch):
+    # Groups of 3 items, so a 50-item row takes the CPU prefilter path; integer scores tie often,
+    # including across group boundaries, which must send those rows to the full path.
+    monkeypatch.setattr(core, "_GROUP_SIZE", 3)
+    monkeypatch.setattr(core, "_GROUP_MIN_FACTOR", 1)
+    calls = []
+    real = core._topk_by_groups
+    monkeypatch.setattr(core, "_topk_by_groups", lambda s, c: calls.append(c) or real(s, c))
+    gen = torch.Generator().manual_seed(100 + k)
+    scores = torch.cat([torch.randint(0, 6, (20, 50), generator=gen).float(),
+                        torch.rand(20, 50, generator=gen)])  # distinct values: the fast path is exact
+    scores[3] = 1.0
+    scores[5, :45] = -math.inf
+    scores[6, 20] = math.inf
+    scores[7, 31] = math.nan
+    scores[25, 48:] = 5.0  # the best items sit in the short tail group (48, 49)
+    items, values = topk_ranking(scores, k)
+    assert calls == [k]
+    want, clean = _reference_topk(scores, k)
+    for r in range(scores.shape[0]):
+        finite = clean[r, want[r]] > -math.inf
+        assert items[r][finite].tolist() == [i for i, f in zip(want[r], finite) if f]
+        assert torch.equal(values[r][finite], clean[r, want[r]][finite])
+
+
+def test_grouped_prefilter_at_catalogue_size():
+    gen = torch.Generator().manual_seed(3)
+    scores = torch.randn(40, 39_003, generator=gen)
+    scores[1, :39_000] = -math.inf  # most items excluded: the boundary group maxima tie at -inf
+    scores[2, 1000:1100] = 9.0      # a 100-way tie at the top, across group boundaries
+    items, values = topk_ranking(scores, 20)
+    exact_items, exact_values = core._topk_exact(scores, 20)
+    assert torch.equal(items, exact_items) and torch.equal(values, exact_values)
+    assert items[2].tolist() == list(range(1000, 1020))
+    order = scores[0].argsort(descending=True, stable=True)[:20]
+    assert items[0].tolist() == order.tolist()
+
+
 def test_non_float_scores_and_module_alias():
     assert gnnnas.metrics.topk_metrics is topk_metrics
     scores = torch.tensor([[2, 1, 1, 0], [0, 1, 1, 2]])

@@ -94,6 +94,7 @@ def quantize_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 _INT_MM: dict[str, bool] = {}
+_INT_MM_MIN_WIDTH = 32
 
 
 def int_matmul_available(device: torch.device) -> bool:
@@ -145,10 +146,11 @@ class Int8Rows(_Compressed):
         return self.item_q.float() * self.item_scale[:, None]
 
     def scorer(self) -> ScoreFn:
-        # Both scales factor out of the dot product, so q_u . q_i can be an integer matrix product:
-        # exact in int32, and on CPUs with VNNI several times faster than a float32 one.
+        # Both scales factor out of the dot product, so q_u . q_i can be an integer matrix product,
+        # exact in int32. On a 2-core EPYC it ranks 256 x 39k items 1.5x faster than the float path at
+        # width 64, equally fast at 32 and slower at 16 (two scaling passes outweigh a short product).
         scale, user_q, user_scale = self.item_scale, self.user_q, self.user_scale
-        if int_matmul_available(self.device):
+        if self.item_q.shape[1] >= _INT_MM_MIN_WIDTH and int_matmul_available(self.device):
             items_qt = self.item_q.t().contiguous()
             return lambda rows: torch.mul(torch._int_mm(user_q[rows], items_qt), scale).mul_(user_scale[rows, None])
         items_t = self.item_q.t().float().contiguous()

@@ -42,6 +42,10 @@ _TIE_CHUNK_ELEMS = 1 << 24
 # than 1024 x 39k ones on a 2-core EPYC (experiments/RESULTS.md, "Ranking blocks").
 CPU_BLOCK_ELEMS = 1 << 21
 _MIN_BLOCK_ROWS = 16
+# CPU top-K prefilter (_topk_by_groups): items per group, and how many times more items than the
+# candidates (k + 1 groups) a row needs before the prefilter pays off.
+_GROUP_SIZE = 128
+_GROUP_MIN_FACTOR = 8
 
 
 def score_block_rows(n_items: int, device: torch.device | str, max_rows: int = 1024) -> int:
@@ -83,6 +87,8 @@ def topk_ranking(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
 
     Cost: one ``torch.topk(k + 1)``; only rows whose ``k``-th and
     ``(k+1)``-th values tie (at a finite value) pay an extra linear pass.
+    On CPU, wide rows first shrink to a few candidate groups of items
+    (:func:`_topk_by_groups`), so that ``topk`` runs on a small fraction of them.
     """
     if scores.dim() != 2:
         raise ValueError(f"scores must be 2-D (rows x items), got shape {tuple(scores.shape)}")
@@ -91,6 +97,46 @@ def topk_ranking(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     if rows == 0 or c == 0:
         return (torch.empty(rows, c, dtype=torch.long, device=scores.device),
                 scores.new_empty(rows, c))
+    if scores.device.type == "cpu" and n >= _GROUP_MIN_FACTOR * (c + 1) * _GROUP_SIZE:
+        return _topk_by_groups(scores, c)
+    return _topk_exact(scores, c)
+
+
+def _topk_by_groups(scores: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`topk_ranking` via the ``c`` groups of ``_GROUP_SIZE`` consecutive items with the largest maxima.
+
+    Why: CPU ``torch.topk`` over a long row costs about 13x a max-reduction of
+    it; one reduction per group plus a ``topk`` over ``c`` groups' items is ~1.5x
+    faster on 39k items (experiments/RESULTS.md, "Ranking blocks").
+    Exact: if the ``c``-th largest group maximum ``m_c`` is strictly above the
+    ``(c+1)``-th ``m_(c+1)``, the ``c`` chosen groups hold at least ``c`` items
+    ``>= m_c``, and every other full group only items ``<= m_(c+1)``; the short
+    tail group is always a candidate. Candidates keep ascending item order, so
+    ties break by id as in the full ranking. Rows where the maxima tie at the
+    boundary (``-inf`` included) or that hold a ``NaN`` take the full path.
+    """
+    rows, n = scores.shape
+    size = _GROUP_SIZE
+    head = (n // size) * size
+    group_max = scores[:, :head].view(rows, n // size, size).amax(dim=2)
+    gv, gi = torch.topk(group_max, c + 1, dim=1)
+    cand = (gi[:, :c].sort(dim=1).values[:, :, None] * size
+            + torch.arange(size, device=scores.device)).view(rows, c * size)
+    if head < n:
+        cand = torch.cat([cand, torch.arange(head, n, device=scores.device).expand(rows, -1)], dim=1)
+    pos, values = _topk_exact(scores.gather(1, cand), c)
+    items = cand.gather(1, pos)
+    full = ((gv[:, c - 1] <= gv[:, c]) | torch.isnan(gv[:, 0])).nonzero().flatten()
+    if full.numel():
+        fi, fv = _topk_exact(scores.index_select(0, full), c)
+        items.index_copy_(0, full, fi)
+        values.index_copy_(0, full, fv)
+    return items, values
+
+
+def _topk_exact(scores: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`topk_ranking` of a non-empty ``scores`` with ``1 <= c <= n_items``, by one full ``topk``."""
+    n = scores.shape[1]
     probe = min(c + 1, n)
     vals, idx = torch.topk(scores, probe, dim=1)
 
