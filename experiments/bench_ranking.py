@@ -1,4 +1,4 @@
-"""Full-ranking evaluation and top-K serving: 1024-user score blocks vs. cache-sized CPU blocks.
+"""Full-ranking evaluation and top-K serving: 1024-user blocks, cache-sized CPU blocks, group prefilter.
 
 Times, on one process and the same trained-like scores (a LightGCN model's
 final embeddings after propagation, random initialisation: ranking cost does
@@ -9,9 +9,12 @@ not depend on the weights' values), each variant's
 * top-20 serving latency of 256 fixed users (``gnnnas.evaluation.cost``'s
   protocol: forward pass, scores, ranking),
 
-with blocks of 1024 users (the previous behaviour, forced by raising
-``CPU_BLOCK_ELEMS``) and with :func:`gnnnas.evaluation.metrics.score_block_rows`
-(about 2M scores per block on CPU). Variants alternate in rounds; medians.
+with blocks of 1024 users (the first behaviour, forced by raising
+``CPU_BLOCK_ELEMS``), with :func:`gnnnas.evaluation.metrics.score_block_rows`
+(about 2M scores per block on CPU) and one full ``torch.topk`` per row, and
+with cache-sized blocks plus the group-maxima prefilter
+(:func:`gnnnas.evaluation.metrics._topk_by_groups`, the default). Variants
+alternate in rounds; medians.
 
     python experiments/bench_ranking.py [--datasets gowalla-6000,online-retail] [--repeats 7]
 """
@@ -37,7 +40,17 @@ from gnnnas.evaluation.ranking import Evaluator  # noqa: E402
 from gnnnas.graph.build import build_graph  # noqa: E402
 from gnnnas.models.registry import build_model, resolve_architecture  # noqa: E402
 
-VARIANTS = {"1024-user blocks": 1 << 62, "cache-sized blocks": metrics.CPU_BLOCK_ELEMS}
+_NEVER = 1 << 62
+# variant -> (CPU_BLOCK_ELEMS, _GROUP_MIN_FACTOR); _NEVER switches the group prefilter off.
+VARIANTS = {
+    "1024-user blocks, full top-K": (_NEVER, _NEVER),
+    "cache-sized blocks, full top-K": (metrics.CPU_BLOCK_ELEMS, _NEVER),
+    "cache-sized blocks, group prefilter": (metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR),
+}
+
+
+def _configure(variant: str) -> None:
+    metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR = VARIANTS[variant]
 
 
 def main() -> None:
@@ -56,14 +69,14 @@ def main() -> None:
         evaluator = Evaluator(dataset, "val")
         times = {v: ([], []) for v in VARIANTS}
         for _ in range(args.repeats + 1):  # the first round warms up
-            for variant, elems in VARIANTS.items():
-                metrics.CPU_BLOCK_ELEMS = elems
+            for variant in VARIANTS:
+                _configure(variant)
                 start = time.perf_counter()
                 evaluator(model.scorer())
                 times[variant][0].append((time.perf_counter() - start) * 1000)
                 times[variant][1].append(topk_latency_ms(model, repeats=1, warmup=0))
-        for variant, elems in VARIANTS.items():
-            metrics.CPU_BLOCK_ELEMS = elems
+        for variant in VARIANTS:
+            _configure(variant)
             rows = metrics.score_block_rows(dataset.n_items, "cpu")
             ev, lat = (statistics.median(t[1:]) for t in times[variant])
             print(f"| {name} | {dataset.n_users} x {dataset.n_items} | {variant} | {rows} | {ev:.0f} | {lat:.1f} |")

@@ -39,7 +39,7 @@ METRICS = ("recall", "ndcg", "precision", "hitrate", "mrr", "coverage")
 _TIE_CHUNK_ELEMS = 1 << 24
 # On CPU a score block of about this many elements (8 MB of float32) stays in
 # cache while it is masked and ranked: 64 x 39k-item blocks evaluate ~35% faster
-# than 1024 x 39k ones on a 2-core EPYC (experiments/RESULTS.md, "Ranking blocks").
+# than 1024 x 39k ones on a 2-core EPYC (experiments/RESULTS.md, "Ranking in cache-sized blocks").
 CPU_BLOCK_ELEMS = 1 << 21
 _MIN_BLOCK_ROWS = 16
 # CPU top-K prefilter (_topk_by_groups): items per group, and how many times more items than the
@@ -107,7 +107,7 @@ def _topk_by_groups(scores: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.T
 
     Why: CPU ``torch.topk`` over a long row costs about 13x a max-reduction of
     it; one reduction per group plus a ``topk`` over ``c`` groups' items is ~1.5x
-    faster on 39k items (experiments/RESULTS.md, "Ranking blocks").
+    faster on 39k items (experiments/RESULTS.md, "Ranking in cache-sized blocks").
     Exact: if the ``c``-th largest group maximum ``m_c`` is strictly above the
     ``(c+1)``-th ``m_(c+1)``, the ``c`` chosen groups hold at least ``c`` items
     ``>= m_c``, and every other full group only items ``<= m_(c+1)``; the short
