@@ -14,9 +14,10 @@ with blocks of 1024 users (the first behaviour, forced by raising
 (about 2M scores per block on CPU) and one full ``torch.topk`` per row, and
 with cache-sized blocks plus the group-maxima prefilter
 (:func:`gnnnas.evaluation.metrics._topk_by_groups`, the default). Variants
-alternate in rounds; medians.
+alternate in rounds; medians. ``--group-sizes 32,64,256`` adds the prefilter
+with those items per group (the default is ``metrics._GROUP_SIZE``).
 
-    python experiments/bench_ranking.py [--datasets gowalla-6000,online-retail] [--repeats 7]
+    python experiments/bench_ranking.py [--datasets gowalla-6000,online-retail] [--repeats 7] [--group-sizes G,...]
 """
 
 from __future__ import annotations
@@ -41,23 +42,27 @@ from gnnnas.graph.build import build_graph  # noqa: E402
 from gnnnas.models.registry import build_model, resolve_architecture  # noqa: E402
 
 _NEVER = 1 << 62
-# variant -> (CPU_BLOCK_ELEMS, _GROUP_MIN_FACTOR); _NEVER switches the group prefilter off.
+# variant -> (CPU_BLOCK_ELEMS, _GROUP_MIN_FACTOR, _GROUP_SIZE); _NEVER switches the group prefilter off.
 VARIANTS = {
-    "1024-user blocks, full top-K": (_NEVER, _NEVER),
-    "cache-sized blocks, full top-K": (metrics.CPU_BLOCK_ELEMS, _NEVER),
-    "cache-sized blocks, group prefilter": (metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR),
+    "1024-user blocks, full top-K": (_NEVER, _NEVER, metrics._GROUP_SIZE),
+    "cache-sized blocks, full top-K": (metrics.CPU_BLOCK_ELEMS, _NEVER, metrics._GROUP_SIZE),
+    "cache-sized blocks, group prefilter": (metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR, metrics._GROUP_SIZE),
 }
 
 
 def _configure(variant: str) -> None:
-    metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR = VARIANTS[variant]
+    metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR, metrics._GROUP_SIZE = VARIANTS[variant]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="gowalla-6000,online-retail")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--group-sizes", default="", help="extra prefilter group sizes, comma-separated")
     args = parser.parse_args()
+    for size in filter(None, args.group_sizes.split(",")):
+        VARIANTS[f"cache-sized blocks, group prefilter ({int(size)} items per group)"] = (
+            metrics.CPU_BLOCK_ELEMS, metrics._GROUP_MIN_FACTOR, int(size))
     print(f"Machine: {machine()}; commit {git_commit()}\n")
     print("| dataset | users x items | variant | rows per block | val evaluation (ms) | top-20 latency, 256 users (ms) |")
     print("|---|---|---|---|---|---|")
