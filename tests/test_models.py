@@ -317,3 +317,27 @@ def test_profile(graph):
     assert forward_latency(model, repeats=3, warmup=1) > 0 and model.training
     prof = profile_spec(spec, graph, repeats=2)
     assert prof["params"] == parameter_count(model) and prof["forward_seconds"] > 0
+
+
+@pytest.mark.parametrize("n_items,dim,as_view", [(20_000, 16, True), (20_000, 32, True), (20_000, 64, False),
+                                                 (500, 16, False)])
+def test_full_ranking_scores_in_either_item_layout(n_items, dim, as_view):
+    # Narrow tables over large catalogues are scored against the transposed view of the item table
+    # (faster CPU kernels, no copy), everything else against a contiguous copy: same scores.
+    from gnnnas.compress.models import EmbeddingTable
+    from gnnnas.models.base import item_operand
+
+    gen = torch.Generator().manual_seed(dim)
+    items = torch.randn(n_items, dim, generator=gen)
+    operand = item_operand(items)
+    assert operand.shape == (dim, n_items)
+    assert (operand.data_ptr() == items.data_ptr()) is as_view
+    assert operand.is_contiguous() is not as_view
+
+    model = EmbeddingTable(40, n_items, dim)
+    with torch.no_grad():
+        model.item_embedding.copy_(items)
+        model.user_embedding.copy_(torch.randn(40, dim, generator=gen))
+    users = torch.tensor([0, 7, 39])
+    expected = model.user_embedding.double()[users] @ items.double().t()
+    torch.testing.assert_close(model.score(users).double(), expected, rtol=1e-5, atol=1e-5)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from gnnnas.errors import GnnnasError
-from gnnnas.models.base import Recommender
+from gnnnas.models.base import Recommender, item_operand
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -55,7 +55,7 @@ class _Compressed(Recommender):
         raise NotImplementedError
 
     def scorer(self) -> ScoreFn:
-        users, items_t = self._user_table(), self._item_table().t().contiguous()
+        users, items_t = self._user_table(), item_operand(self._item_table())
         return lambda rows: users(rows) @ items_t
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -117,15 +117,20 @@ def _topk_by_groups(scores: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.T
     """
     rows, n = scores.shape
     size = _GROUP_SIZE
-    head = (n // size) * size
-    group_max = scores[:, :head].view(rows, n // size, size).amax(dim=2)
-    gv, gi = torch.topk(group_max, c + 1, dim=1)
-    cand = (gi[:, :c].sort(dim=1).values[:, :, None] * size
-            + torch.arange(size, device=scores.device)).view(rows, c * size)
-    if head < n:
-        cand = torch.cat([cand, torch.arange(head, n, device=scores.device).expand(rows, -1)], dim=1)
-    pos, values = _topk_exact(scores.gather(1, cand), c)
-    items = cand.gather(1, pos)
+    groups = n // size
+    head = groups * size
+    grouped = scores[:, :head].view(rows, groups, size)
+    gv, gi = torch.topk(grouped.amax(dim=2), c + 1, dim=1)
+    chosen = gi[:, :c].sort(dim=1).values
+    # Candidate values in ascending item order (chosen groups, then the tail), gathered group-wise:
+    # no per-item index tensor is built, positions map back to items arithmetically.
+    width = c * size
+    cand = scores.new_empty(rows, width + n - head)
+    torch.gather(grouped, 1, chosen[:, :, None].expand(rows, c, size), out=cand[:, :width].view(rows, c, size))
+    cand[:, width:] = scores[:, head:]
+    pos, values = _topk_exact(cand, c)
+    items = torch.where(pos < width, chosen.gather(1, (pos // size).clamp_(max=c - 1)) * size + pos % size,
+                        pos + (head - width))
     full = ((gv[:, c - 1] <= gv[:, c]) | torch.isnan(gv[:, 0])).nonzero().flatten()
     if full.numel():
         fi, fv = _topk_exact(scores.index_select(0, full), c)
