@@ -56,6 +56,13 @@ def median_ms(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def layout_ms(user_blocks: list[torch.Tensor], items: torch.Tensor, repeats: int) -> tuple[float, float]:
+    """Median ms of scoring ``user_blocks`` against row-major ``items`` via a contiguous ``I^T``, then via the view."""
+    items_t = items.t().contiguous()
+    return (median_ms(lambda: [u @ items_t for u in user_blocks], repeats),
+            median_ms(lambda: [u @ items.t() for u in user_blocks], repeats))
+
+
 @torch.no_grad()
 def breakdown(path: str, repeats: int) -> dict:
     model = gnnnas.load(path).model.eval()
@@ -65,8 +72,7 @@ def breakdown(path: str, repeats: int) -> dict:
     scores = [scorer(b) for b in blocks]
     user_emb, item_emb = model.get_embeddings()
     item_emb = item_emb.float().contiguous()
-    item_t = item_emb.t().contiguous()
-    user_blocks = [user_emb[b].float() for b in blocks]
+    contiguous, view = layout_ms([user_emb[b].float() for b in blocks], item_emb, repeats)
     return {
         "bundle": path, "model": type(model).__name__, "width": int(item_emb.shape[1]),
         "items": model.n_items, "block_rows": int(blocks[0].numel()),
@@ -74,8 +80,7 @@ def breakdown(path: str, repeats: int) -> dict:
         "scores": median_ms(lambda: [scorer(b) for b in blocks], repeats),
         "top-K": median_ms(lambda: [topk_ranking(s, 20) for s in scores], repeats),
         "total": topk_latency_ms(model, k=20, n_users=256, repeats=repeats),
-        "U @ contiguous I^T": median_ms(lambda: [u @ item_t for u in user_blocks], repeats),
-        "U @ I.t() view": median_ms(lambda: [u @ item_emb.t() for u in user_blocks], repeats),
+        "U @ contiguous I^T": contiguous, "U @ I.t() view": view,
     }
 
 
@@ -89,10 +94,7 @@ def layout_grid(repeats: int, widths=(8, 16, 24, 32, 48, 64, 96, 128, 192, 256),
         rows = score_block_rows(n, "cpu")
         for d in widths:
             items = torch.randn(n, d, generator=gen)
-            items_t = items.t().contiguous()
-            blocks = torch.randn(256, d, generator=gen).split(rows)
-            a = median_ms(lambda: [u @ items_t for u in blocks], repeats)
-            b = median_ms(lambda: [u @ items.t() for u in blocks], repeats)
+            a, b = layout_ms(list(torch.randn(256, d, generator=gen).split(rows)), items, repeats)
             print(f"| {n:,} | {d} | {a:.2f} | {b:.2f} | {b / a:.2f} |", flush=True)
 
 
