@@ -9,6 +9,13 @@ import pytest
 from gnnnas.data import DataOptions, load_dataset
 
 
+def pytest_configure(config):
+    # The native kernels are built once per process; build them in a temporary folder, not ~/.cache.
+    import os
+    import tempfile
+    os.environ.setdefault("GNNNAS_NATIVE_CACHE", tempfile.mkdtemp(prefix="gnnnas-native-"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     # Tests must never read or write the user's ~/.cache.

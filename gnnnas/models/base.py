@@ -48,6 +48,16 @@ class Recommender(nn.Module):
         """Layer-0 (users x d, items x d) tables for L2 regularisation; None when there are none."""
         return None
 
+    def batch_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final embeddings of ``users`` and ``items`` (int64 ids, each without repeats), with gradients.
+
+        What a training step needs. The default indexes :meth:`forward`'s
+        full result; models whose propagation can skip the rows outside the
+        batch override it (same values and gradients, less work).
+        """
+        user_emb, item_emb = self()
+        return user_emb.index_select(0, users), item_emb.index_select(0, items)
+
     def score_embeddings(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """Pairwise scores of aligned rows (``..., d`` -> ``...``)."""
         return (user_emb * item_emb).sum(-1)

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from gnnnas.graph import BipartiteGraph, adjacency_form, linear_propagation
+from gnnnas.graph import BipartiteGraph, adjacency_form, linear_propagation, linear_propagation_rows
 from gnnnas.models.base import Recommender
 from gnnnas.models.combination import LINEAR_LAYER_WEIGHTS, build_combination
 from gnnnas.models.inputs import INPUT_STAGES
@@ -75,6 +75,13 @@ class GNNRecommender(Recommender):
         # a zero-filled N x d buffer (page faults on every batch when it is wide, e.g. concat)
         zu, zi = z.split([self.n_users, self.n_items])
         return zu, zi
+
+    def batch_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.linear:
+            return super().batch_embeddings(users, items)
+        xu, xi = self.input.embeddings()
+        zu, zi = linear_propagation_rows(self.graph, xu, xi, self.layer_weights, users, items)
+        return self.scoring(zu), self.scoring(zi)  # the scoring transform is row-wise
 
     def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter | None]:
         return self.input.tables()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gnnnas.graph import BipartiteGraph, linear_propagation
+from gnnnas.graph import BipartiteGraph, linear_propagation, linear_propagation_rows
 from gnnnas.models.base import Recommender
 
 
@@ -48,6 +48,10 @@ class LightGCN(Recommender):
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return linear_propagation(self.graph, self.user_embedding.weight, self.item_embedding.weight,
                                   self.layer_weights)
+
+    def batch_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return linear_propagation_rows(self.graph, self.user_embedding.weight, self.item_embedding.weight,
+                                       self.layer_weights, users, items)
 
     def embedding_tables(self) -> tuple[nn.Parameter, nn.Parameter]:
         return self.user_embedding.weight, self.item_embedding.weight

@@ -1,0 +1,160 @@
+"""Native CPU kernels for the propagation, compiled on first use.
+
+``spmm.c`` is plain C (no torch headers, so it builds in about a second) and
+is called through :mod:`ctypes`, which releases the GIL. It is compiled with
+the machine's C compiler (``$CC``, else ``cc``/``gcc``) with ``-O3
+-march=native -fopenmp`` into a per-user cache folder keyed by the source,
+compiler, flags and CPU, and linked to ``libgomp.so.1``, which resolves to the
+copy torch has already loaded, so the kernels share torch's thread pool and
+thread count.
+
+Where there is no compiler, the build fails, or ``GNNNAS_NATIVE=0`` is set,
+:func:`kernels` returns None and callers take the pure-torch path (same
+results, slower); the reason is warned once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+_SOURCE = Path(__file__).with_name("spmm.c")
+_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
+_ABI = 1
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("GNNNAS_NATIVE_CACHE")
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gnnnas" / "native"
+
+
+def _cpu_identity() -> str:
+    # -march=native code is only valid on the CPU it was built for; a shared home folder must
+    # not hand one machine's build to another.
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = []
+    return platform.machine() + "".join(lines)
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _build() -> ctypes.CDLL:
+    cc = _compiler()
+    if cc is None:
+        raise RuntimeError("no C compiler found (set CC, or install gcc)")
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    key = hashlib.sha256("\0".join([_SOURCE.read_text(), cc, version, " ".join(_FLAGS), _cpu_identity()])
+                         .encode()).hexdigest()[:16]
+    target = _cache_dir() / f"spmm-{key}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and rename: concurrent workers never load a half-written file.
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        try:
+            done = subprocess.run([cc, *_FLAGS, str(_SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(f"{cc} failed on {_SOURCE.name}: {done.stderr.strip().splitlines()[-1:]}")
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    lib = ctypes.CDLL(str(target))
+    if lib.gnn_native_abi() != _ABI:
+        raise RuntimeError(f"{target} has another ABI version")
+    i64, p, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
+    lib.gnn_spmm.argtypes = [i64, p, p, p, p, p, i64, p, f32, f32, p]
+    lib.gnn_spmm.restype = None
+    lib.gnn_spmm_masked.argtypes = [i64, p, p, p, p, p, i64, f32, p]
+    lib.gnn_spmm_masked.restype = None
+    return lib
+
+
+def kernels() -> ctypes.CDLL | None:
+    """The compiled kernels, or None when they are disabled or cannot be built (warned once)."""
+    if "lib" in _state:
+        return _state["lib"]  # type: ignore[return-value]
+    with _lock:
+        if "lib" not in _state:
+            lib = None
+            if os.environ.get("GNNNAS_NATIVE", "1") != "0":
+                try:
+                    lib = _build()
+                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                    warnings.warn(f"gnnnas: native CPU kernels unavailable ({exc}); using the slower torch path",
+                                  RuntimeWarning, stacklevel=2)
+            _state["lib"] = lib
+    return _state["lib"]  # type: ignore[return-value]
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def supports(csr: torch.Tensor, *dense: torch.Tensor) -> bool:
+    """Whether the kernels apply: CPU, float32 CSR with int32 indices, contiguous float32 operands."""
+    return (csr.device.type == "cpu" and csr.layout == torch.sparse_csr and csr.dtype == torch.float32
+            and csr.crow_indices().dtype == torch.int32
+            and all(x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 2 for x in dense)
+            and kernels() is not None)
+
+
+def spmm(csr: torch.Tensor, x: torch.Tensor, rows: torch.Tensor | None = None, y: torch.Tensor | None = None,
+         beta: float = 0.0, alpha: float = 1.0) -> torch.Tensor:
+    """``beta * y[rows] + alpha * (csr @ x)[rows]`` (all rows when ``rows`` is None), in one pass.
+
+    ``rows`` (int64) selects output rows; ``y`` has ``csr``'s row count. The
+    caller checks :func:`supports` first.
+    """
+    lib = kernels()
+    x = x.contiguous()
+    d = x.shape[1]
+    if y is not None:
+        y = y.contiguous()
+    if rows is not None:
+        rows = rows.to(torch.int64).contiguous()
+    n_out = csr.shape[0] if rows is None else rows.numel()
+    out = torch.empty(n_out, d, dtype=x.dtype)
+    lib.gnn_spmm(n_out, _ptr(rows), csr.crow_indices().data_ptr(), csr.col_indices().data_ptr(),
+                 csr.values().data_ptr(), x.data_ptr(), d, _ptr(y), beta, alpha, out.data_ptr())
+    return out
+
+
+def spmm_masked(csr: torch.Tensor, rows: torch.Tensor, g: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """``alpha * csr @ G`` where ``G`` (``csr.shape[1] x d``) is zero except ``G[rows] = g``.
+
+    ``rows`` must not repeat. Costs a scan of ``csr``'s indices plus reads of
+    ``g`` only where ``csr`` meets the listed rows; no dense ``G`` is built.
+    """
+    lib = kernels()
+    g = g.contiguous()
+    pos = torch.full((csr.shape[1],), -1, dtype=torch.int32)
+    pos[rows] = torch.arange(rows.numel(), dtype=torch.int32)
+    out = torch.empty(csr.shape[0], g.shape[1], dtype=g.dtype)
+    lib.gnn_spmm_masked(csr.shape[0], csr.crow_indices().data_ptr(), csr.col_indices().data_ptr(),
+                        csr.values().data_ptr(), pos.data_ptr(), g.data_ptr(), g.shape[1], alpha, out.data_ptr())
+    return out
