@@ -13,6 +13,10 @@ interleave (engine epoch 1, PyG epoch 1, engine epoch 2, ...) so that noise
 from the machine falls on all of them alike.
 
     python experiments/bench_train.py [--epochs 3] [--datasets gowalla-6000,online-retail] [--device cpu]
+                                      [--variants engine,engine-torch,pyg-csr,pyg-edge_index]
+
+``engine-torch`` is the engine with its native CPU kernels switched off
+(:func:`gnnnas.graph.native.disabled`), for before/after in one process.
 
 Prints a Markdown table and appends JSON lines to experiments/out/bench_train.jsonl.
 """
@@ -20,6 +24,7 @@ Prints a Markdown table and appends JSON lines to experiments/out/bench_train.js
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -37,7 +42,7 @@ from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.device import resolve_device, synchronize  # noqa: E402
 from gnnnas.evaluation import Evaluator  # noqa: E402
 from gnnnas.models import LightGCN  # noqa: E402
-from gnnnas.graph import BipartiteGraph  # noqa: E402
+from gnnnas.graph import BipartiteGraph, native  # noqa: E402
 from gnnnas.training import TrainConfig, Trainer  # noqa: E402
 
 KS = (20,)
@@ -49,9 +54,14 @@ def load(name: str):
 
 
 class EngineRunner:
-    """The engine's LightGCN, trained by :class:`gnnnas.training.Trainer` without validation."""
+    """The engine's LightGCN, trained by :class:`gnnnas.training.Trainer` without validation.
 
-    def __init__(self, ds, device: torch.device):
+    ``use_native=False`` (variant ``engine-torch``) trains with the native CPU kernels off: torch's
+    own sparse products, every step propagating all rows, as the engine did before the kernels.
+    """
+
+    def __init__(self, ds, device: torch.device, use_native: bool = True):
+        self.use_native = use_native
         config = TrainConfig(epochs=1, batch_size=2048, lr=1e-3, l2=1e-4, num_negatives=1, seed=0, progress=False)
         graph = BipartiteGraph.from_split(ds.train, ds.n_items, device)
         torch.manual_seed(0)
@@ -59,7 +69,8 @@ class EngineRunner:
         self.trainer = Trainer(self.model, ds, config, graph=graph)
 
     def epoch(self) -> float:
-        return self.trainer.train_epoch()[1]
+        with contextlib.nullcontext() if self.use_native else native.disabled():
+            return self.trainer.train_epoch()[1]
 
     def scorer(self):
         return self.model.scorer()
@@ -112,8 +123,8 @@ class PyGRunner:
 
 
 def make_runner(variant: str, ds, device: torch.device):
-    if variant == "engine":
-        return EngineRunner(ds, device)
+    if variant in ("engine", "engine-torch"):
+        return EngineRunner(ds, device, use_native=variant == "engine")
     return PyGRunner(ds, device, variant.split("-", 1)[1])
 
 

@@ -93,3 +93,18 @@ def test_batch_rows_propagation_matches_indexing_the_full_one(weights):
     want = run(full)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_disabled_takes_the_torch_path_with_the_same_result():
+    graph = _graph(seed=2)
+    torch.manual_seed(1)
+    xu, xi = torch.randn(graph.n_users, 8), torch.randn(graph.n_items, 8)
+    r, _ = graph.norm_blocks
+    assert native.supports(r, xi)
+    fast = linear_propagation(graph, xu, xi, [0.25] * 4)
+    with native.disabled():
+        assert not native.supports(r, xi)
+        slow = linear_propagation(graph, xu, xi, [0.25] * 4)
+    assert native.supports(r, xi)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b)

@@ -26,11 +26,16 @@ def _addmm(y: torch.Tensor, a: torch.Tensor, x: torch.Tensor, beta: float = 1.0,
     return torch.addmm(y, a, x, beta=beta, alpha=alpha)
 
 
+def _mm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``a @ x`` for a CSR ``a``: the native kernel where it applies (2-3x faster than torch's on CPU)."""
+    return native.spmm(a, x) if native.supports(a, x) else a @ x
+
+
 def _hop(r: torch.Tensor, rt: torch.Tensor, xu: torch.Tensor, xi: torch.Tensor, s: torch.Tensor | None = None):
     # [0 R; R^T S] [xu; xi] = [R xi; R^T xu + S xi]
     if s is None:
-        return r @ xi, rt @ xu
-    return r @ xi, torch.addmm(rt @ xu, s, xi)
+        return _mm(r, xi), _mm(rt, xu)
+    return _mm(r, xi), torch.addmm(_mm(rt, xu), s, xi)
 
 
 class _BipartiteSpMM(torch.autograd.Function):
@@ -50,11 +55,11 @@ class _SymmetricSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, adj, x):
         ctx.adj = adj
-        return adj @ x
+        return _mm(adj, x)
 
     @staticmethod
     def backward(ctx, grad):
-        return None, ctx.adj @ grad.contiguous()
+        return None, _mm(ctx.adj, grad.contiguous())
 
 
 class _LinearPropagation(torch.autograd.Function):

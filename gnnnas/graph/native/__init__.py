@@ -15,6 +15,7 @@ results, slower); the reason is warned once.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -25,6 +26,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -34,6 +36,7 @@ _ABI = 1
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+_enabled = True
 
 
 def _cache_dir() -> Path:
@@ -111,13 +114,25 @@ def kernels() -> ctypes.CDLL | None:
     return _state["lib"]  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block, :func:`supports` is False and callers take the torch path (for benchmarks
+    comparing the two in one process, and for debugging)."""
+    global _enabled
+    before, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
 def supports(csr: torch.Tensor, *dense: torch.Tensor) -> bool:
     """Whether the kernels apply: CPU, float32 CSR with int32 indices, contiguous float32 operands."""
-    return (csr.device.type == "cpu" and csr.layout == torch.sparse_csr and csr.dtype == torch.float32
+    return (_enabled and csr.device.type == "cpu" and csr.layout == torch.sparse_csr and csr.dtype == torch.float32
             and csr.crow_indices().dtype == torch.int32
             and all(x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 2 for x in dense)
             and kernels() is not None)
