@@ -104,6 +104,47 @@ def test_edge_dropout_drops_whole_edges_and_renormalises(graph):
         dropout_edges(graph, 1.0, rng)
 
 
+@pytest.mark.parametrize("with_item_edges", [False, True])
+def test_dropped_graph_matrices_equal_those_built_from_scratch(with_item_edges):
+    """A dropped graph derives its entry orders from its parent's; every matrix must equal a fresh build."""
+    from gnnnas.graph.adjacency import ADJACENCY_FORMS, adjacency_form
+
+    rng = np.random.default_rng(5)
+    n_users, n_items = 30, 25
+    # distinct pairs, as datasets have: duplicate entries may pair up in any order in ``reverse``
+    keys = np.unique(np.concatenate([np.arange(n_users) * n_items, rng.integers(0, n_users * n_items, 200)]))
+    users, items = keys // n_items, keys % n_items
+    src = dst = None
+    if with_item_edges:
+        pairs = np.unique(rng.integers(0, n_items * n_items, 15))
+        src, dst = pairs // n_items, pairs % n_items
+        src, dst = src[src != dst], dst[src != dst]
+    root = BipartiteGraph(n_users, n_items, users, items, torch.device("cpu"), src, dst)
+    dropped = dropout_edges(dropout_edges(root, 0.3, rng), 0.3, rng)  # twice: orders still come from the root
+    assert dropped.parent is root and dropped.num_edges < root.num_edges
+    fresh = root.with_edges(dropped.users, dropped.items)
+    assert fresh.parent is None
+
+    def same(a, b):
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a.crow_indices(), b.crow_indices())
+            assert torch.equal(a.col_indices(), b.col_indices())
+            assert torch.equal(a.values(), b.values())
+        elif isinstance(a, BipartiteGraph):
+            for x, y in zip(a.norm_blocks, b.norm_blocks):
+                same(x, y)
+        else:  # edge structure
+            for name in ("crow", "col", "row", "reverse"):
+                assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+    same(dropped.norm_adjacency, fresh.norm_adjacency)
+    for form in ADJACENCY_FORMS:
+        same(adjacency_form(dropped, form), adjacency_form(fresh, form))
+    edges = adjacency_form(dropped, "edges")
+    assert torch.equal(edges.col[edges.reverse], edges.row)  # reverse[e] is the opposite edge of e
+    assert torch.equal(edges.row[edges.reverse], edges.col)
+
+
 def test_graph_of_a_split_is_cached_per_device():
     split = SplitData.from_pairs(np.array([0, 1, 1]), np.array([0, 0, 2]), 2)
     g1 = BipartiteGraph.of(split, 3)
@@ -118,6 +159,7 @@ def test_adjacency_forms_of_a_dropped_graph_are_freed_with_it(graph):
 
     from gnnnas.graph.adjacency import _CACHE, ADJACENCY_FORMS, adjacency_form
 
+    adjacency_form(graph, "edges")  # the root's own forms live with it (dropped graphs derive theirs from them)
     gc.collect()
     before = len(_CACHE)
     rng = np.random.default_rng(0)
