@@ -14,8 +14,10 @@ gradient.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from gnnnas.graph import native
 from gnnnas.graph.adjacency import EdgeStructure
 
 
@@ -66,3 +68,34 @@ def edge_weighted_spmm(edges: EdgeStructure, weights: Tensor, x: Tensor) -> Tens
     """
     heads_first = _EdgeWeightedSpMM.apply(edges, weights.t().contiguous(), x.permute(1, 0, 2).contiguous())
     return heads_first.permute(1, 0, 2)
+
+
+class _GATv2Logits(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, edges: EdgeStructure, source: Tensor, target: Tensor, att: Tensor, slope: float) -> Tensor:
+        ctx.edges, ctx.slope = edges, slope
+        ctx.save_for_backward(source, target, att)
+        return native.gatv2_logits(edges._crow32, edges._col32, source, target, att, slope)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        source, target, att = ctx.saved_tensors
+        edges = ctx.edges
+        d_source, d_target, d_att = native.gatv2_logits_backward(
+            edges._crow32, edges._col32, edges.reverse, source, target, att, ctx.slope, grad)
+        return None, d_source, d_target, d_att, None
+
+
+def gatv2_logits(edges: EdgeStructure, source: Tensor, target: Tensor, att: Tensor, slope: float) -> Tensor:
+    r"""GATv2's ``E x H`` logits :math:`a_h^\top \mathrm{LeakyReLU}(s_{j,h} + t_{i,h})` for each edge ``j -> i``.
+
+    ``source``, ``target``: ``N x H x C``; ``att``: ``H x C``. On CPU the native
+    kernel computes them, and their gradients, without the ``E x H x C`` pair
+    tensor autograd would otherwise build and keep (most of a GATv2 layer's
+    time and memory); elsewhere the plain expression runs.
+    """
+    if (source.device.type == "cpu" and edges._crow32.dtype == torch.int32 and source.dtype == torch.float32
+            and native.kernels() is not None and native.enabled()):
+        return _GATv2Logits.apply(edges, source.contiguous(), target.contiguous(), att.contiguous(), float(slope))
+    pair = F.leaky_relu(source.index_select(0, edges.col) + target.index_select(0, edges.row), slope)
+    return (pair * att).sum(-1)

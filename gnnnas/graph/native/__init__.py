@@ -31,7 +31,7 @@ from typing import Iterator
 import torch
 
 _SOURCE = Path(__file__).with_name("spmm.c")
-_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
+_FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
 _ABI = 1
 
 _lock = threading.Lock()
@@ -94,6 +94,10 @@ def _build() -> ctypes.CDLL:
     lib.gnn_spmm.restype = None
     lib.gnn_spmm_masked.argtypes = [i64, p, p, p, p, p, i64, f32, p]
     lib.gnn_spmm_masked.restype = None
+    lib.gnn_gatv2_logits.argtypes = [i64, p, p, p, p, p, i64, i64, f32, p]
+    lib.gnn_gatv2_logits.restype = None
+    lib.gnn_gatv2_logits_backward.argtypes = [i64, p, p, p, p, p, p, i64, i64, f32, p, p, p, p]
+    lib.gnn_gatv2_logits_backward.restype = None
     return lib
 
 
@@ -124,6 +128,11 @@ def disabled() -> Iterator[None]:
         yield
     finally:
         _enabled = before
+
+
+def enabled() -> bool:
+    """False inside :func:`disabled`."""
+    return _enabled
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
@@ -173,3 +182,33 @@ def spmm_masked(csr: torch.Tensor, rows: torch.Tensor, g: torch.Tensor, alpha: f
     lib.gnn_spmm_masked(csr.shape[0], csr.crow_indices().data_ptr(), csr.col_indices().data_ptr(),
                         csr.values().data_ptr(), pos.data_ptr(), g.data_ptr(), g.shape[1], alpha, out.data_ptr())
     return out
+
+
+def gatv2_logits(crow: torch.Tensor, col: torch.Tensor, source: torch.Tensor, target: torch.Tensor,
+                 att: torch.Tensor, slope: float) -> torch.Tensor:
+    """``logit[e, h] = sum_c att[h, c] * leaky_relu(source[col[e], h, c] + target[row(e), h, c])``.
+
+    ``crow``/``col``: int32 CSR of the edges (rows = targets); ``source``, ``target``: contiguous
+    float32 ``N x H x C``; ``att``: ``H x C``. Returns ``E x H``.
+    """
+    n, heads, channels = source.shape
+    out = torch.empty(col.numel(), heads, dtype=source.dtype)
+    kernels().gnn_gatv2_logits(n, crow.data_ptr(), col.data_ptr(), source.data_ptr(), target.data_ptr(),
+                               att.data_ptr(), heads, channels, slope, out.data_ptr())
+    return out
+
+
+def gatv2_logits_backward(crow: torch.Tensor, col: torch.Tensor, reverse: torch.Tensor, source: torch.Tensor,
+                          target: torch.Tensor, att: torch.Tensor, slope: float,
+                          grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients (source, target, att) of :func:`gatv2_logits` given ``grad`` (``E x H``) on a symmetric
+    edge structure whose ``reverse`` (int64) maps each edge to its opposite."""
+    lib = kernels()
+    n, heads, channels = source.shape
+    grad = grad.contiguous()
+    d_source, d_target = torch.empty_like(source), torch.empty_like(target)
+    parts = torch.zeros(lib.gnn_max_threads(), heads, channels, dtype=source.dtype)
+    lib.gnn_gatv2_logits_backward(n, crow.data_ptr(), col.data_ptr(), reverse.data_ptr(), source.data_ptr(),
+                                  target.data_ptr(), att.data_ptr(), heads, channels, slope, grad.data_ptr(),
+                                  d_source.data_ptr(), d_target.data_ptr(), parts.data_ptr())
+    return d_source, d_target, parts.sum(0)

@@ -17,6 +17,7 @@
  * vector registers); any other width takes the generic loop.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PREFETCH_AHEAD 4
@@ -105,3 +106,148 @@ void gnn_spmm_masked(int64_t n_rows, const int32_t *crow, const int32_t *col, co
 }
 
 int gnn_native_abi(void) { return 1; }
+
+/* GATv2 attention logits over a symmetric CSR edge structure (edge e: col[e] -> row i),
+ * without materialising the E x H x C pair tensor that autograd would keep:
+ *
+ *   logit[e,h] = sum_c att[h,c] * leaky_relu(S[col[e],h,c] + T[i,h,c])
+ *
+ * The backward is gathered per node (deterministic): dT and d att over each node's incoming
+ * edges, dS over its outgoing ones, which on a symmetric structure are the reverses of its
+ * incoming ones (rev[e] = the opposite edge). d att is summed per thread in a static schedule
+ * (``att_part``: max_threads x H x C) and then in thread order. */
+#include <omp.h>
+
+/* Branch-free, libm-free leaky ReLU and its derivative, so the loops below vectorise. */
+static inline float leaky_slope(float v, float slope)
+{
+    const float above = (float)(v > 0.0f);
+    return above + slope * (1.0f - above);
+}
+
+static inline float leaky(float v, float slope) { return v * leaky_slope(v, slope); }
+
+#define GAT_SHAPES(CALL) \
+    CALL(1, 8) CALL(1, 16) CALL(1, 32) CALL(1, 64) CALL(1, 128) \
+    CALL(2, 4) CALL(2, 8) CALL(2, 16) CALL(2, 32) CALL(2, 64) \
+    CALL(4, 4) CALL(4, 8) CALL(4, 16) CALL(4, 32) CALL(4, 64) \
+    CALL(8, 4) CALL(8, 8) CALL(8, 16) CALL(8, 32)
+
+int gnn_max_threads(void) { return omp_get_max_threads(); }
+
+/* Per-row bodies as functions with restrict parameters: OpenMP's outlining of a loop body drops the
+ * restrict qualifiers of captured pointers, and without them gcc does not vectorise these loops. */
+static inline __attribute__((always_inline)) void
+gatv2_row(const int32_t *restrict crow, const int32_t *restrict col, const float *restrict S,
+          const float *restrict t, const float *restrict att, const int64_t H, const int64_t C, const float slope,
+          const int64_t i, float *restrict out, float *restrict tmp)
+{
+    const int64_t HC = H * C;
+    for (int32_t e = crow[i]; e < crow[i + 1]; e++) {
+        const float *restrict s = S + (int64_t)col[e] * HC;
+        for (int64_t k = 0; k < HC; k++) tmp[k] = att[k] * leaky(s[k] + t[k], slope);
+        for (int64_t h = 0; h < H; h++) {
+            float acc = 0.0f;
+            /* a vectorised (tree) sum: in a fixed order, so still deterministic */
+            #pragma omp simd reduction(+:acc)
+            for (int64_t c = 0; c < C; c++) acc += tmp[h * C + c];
+            out[(int64_t)e * H + h] = acc;
+        }
+    }
+}
+
+void gnn_gatv2_logits(int64_t n, const int32_t *crow, const int32_t *col, const float *S, const float *T,
+                      const float *att, int64_t H, int64_t C, float slope, float *out)
+{
+    const int64_t HC = H * C;
+    #pragma omp parallel
+    {
+        float *tmp = malloc(sizeof(float) * HC);
+        #pragma omp for schedule(dynamic, 64)
+        for (int64_t i = 0; i < n; i++) {
+            /* compile-time head counts and widths for the common shapes, so the loops unroll */
+            switch (H * 1000 + C) {
+#define GAT_CASE(HH, CC) case HH * 1000 + CC: gatv2_row(crow, col, S, T + i * HC, att, HH, CC, slope, i, out, tmp); break;
+            GAT_SHAPES(GAT_CASE)
+#undef GAT_CASE
+            default: gatv2_row(crow, col, S, T + i * HC, att, H, C, slope, i, out, tmp);
+            }
+        }
+        free(tmp);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+gatv2_target_row(const int32_t *restrict crow, const int32_t *restrict col, const float *restrict S,
+                 const float *restrict t, const float *restrict att, const int64_t H, const int64_t C,
+                 const float slope, const float *restrict grad, const int64_t i, float *restrict dt,
+                 float *restrict part)
+{
+    const int64_t HC = H * C;
+    for (int64_t k = 0; k < HC; k++) dt[k] = 0.0f;
+    for (int32_t e = crow[i]; e < crow[i + 1]; e++) {
+        const float *restrict s = S + (int64_t)col[e] * HC;
+        for (int64_t h = 0; h < H; h++) {
+            const float g = grad[(int64_t)e * H + h];
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t k = h * C + c;
+                const float v = s[k] + t[k];
+                const float d = leaky_slope(v, slope);
+                dt[k] += g * att[k] * d;
+                part[k] += g * v * d;
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+gatv2_source_row(const int32_t *restrict crow, const int32_t *restrict col, const int64_t *restrict rev,
+                 const float *restrict s, const float *restrict T, const float *restrict att, const int64_t H,
+                 const int64_t C, const float slope, const float *restrict grad, const int64_t j,
+                 float *restrict ds)
+{
+    const int64_t HC = H * C;
+    for (int64_t k = 0; k < HC; k++) ds[k] = 0.0f;
+    for (int32_t e2 = crow[j]; e2 < crow[j + 1]; e2++) {
+        const int64_t e = rev[e2];  /* edge j -> col[e2]: its logit's gradient */
+        const float *restrict t = T + (int64_t)col[e2] * HC;
+        for (int64_t h = 0; h < H; h++) {
+            const float g = grad[e * H + h];
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t k = h * C + c;
+                ds[k] += g * att[k] * leaky_slope(s[k] + t[k], slope);
+            }
+        }
+    }
+}
+
+void gnn_gatv2_logits_backward(int64_t n, const int32_t *crow, const int32_t *col, const int64_t *rev,
+                               const float *S, const float *T, const float *att, int64_t H, int64_t C,
+                               float slope, const float *grad, float *dS, float *dT, float *att_part)
+{
+    const int64_t HC = H * C;
+    #pragma omp parallel
+    {
+        float *part = att_part + (int64_t)omp_get_thread_num() * HC;
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            switch (H * 1000 + C) {
+#define GAT_CASE(HH, CC) case HH * 1000 + CC: \
+                gatv2_target_row(crow, col, S, T + i * HC, att, HH, CC, slope, grad, i, dT + i * HC, part); break;
+            GAT_SHAPES(GAT_CASE)
+#undef GAT_CASE
+            default: gatv2_target_row(crow, col, S, T + i * HC, att, H, C, slope, grad, i, dT + i * HC, part);
+            }
+        }
+        #pragma omp for schedule(dynamic, 64)
+        for (int64_t j = 0; j < n; j++) {
+            switch (H * 1000 + C) {
+#define GAT_CASE(HH, CC) case HH * 1000 + CC: \
+                gatv2_source_row(crow, col, rev, S + j * HC, T, att, HH, CC, slope, grad, j, dS + j * HC); break;
+            GAT_SHAPES(GAT_CASE)
+#undef GAT_CASE
+            default: gatv2_source_row(crow, col, rev, S + j * HC, T, att, H, C, slope, grad, j, dS + j * HC);
+            }
+        }
+    }
+}

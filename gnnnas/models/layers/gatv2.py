@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.nn import GATv2Conv
 
 from gnnnas.graph.adjacency import EdgeStructure
-from gnnnas.graph.attention import edge_softmax, edge_weighted_spmm
+from gnnnas.graph.attention import edge_softmax, edge_weighted_spmm, gatv2_logits
 from gnnnas.models.spec import LayerSpec
 
 
@@ -48,9 +48,8 @@ class GATv2Layer(GATv2Conv):
     def forward(self, x: Tensor, edges: EdgeStructure) -> Tensor:
         source = self.lin_l(x).view(-1, self.heads, self.out_channels)
         target = source if self.share_weights else self.lin_r(x).view(-1, self.heads, self.out_channels)
-        pair = F.leaky_relu(source.index_select(0, edges.col) + target.index_select(0, edges.row),
-                            self.negative_slope)
-        logits = (pair * self.att).sum(-1)  # E x H
+        logits = gatv2_logits(edges, source, target, self.att.view(self.heads, self.out_channels),
+                              self.negative_slope)  # E x H
         alpha = F.dropout(edge_softmax(logits, edges), p=self.dropout, training=self.training)
         out = edge_weighted_spmm(edges, alpha, source)
         out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
