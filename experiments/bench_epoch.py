@@ -10,7 +10,9 @@ trains: run it at two commits (e.g. in a ``git worktree`` with
 1-layer GCN with batch norm, residual skip, cosine scoring and edge dropout
 0.1, batch 1024 with 4 negatives): a typical small candidate of the default
 space, whose epochs were dominated by rebuilding the dropped graph's sparse
-matrices before commit 6009af0.
+matrices before commit 6009af0. ``experiments/specs/gatv2_edge_dropout.json``
+(lightgcn(32) -> gatv2(32)) is the slowest candidate of the same demo, whose
+epochs were dominated by GATv2's attention logits before commit ff32542.
 """
 
 from __future__ import annotations
