@@ -39,8 +39,15 @@ def gnnnas(*args) -> list[str]:
     return [sys.executable, "-m", "gnnnas", *map(str, args)]
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: give the child Ctrl-C's default disposition back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args) -> subprocess.Popen:
-    return subprocess.Popen(gnnnas(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(gnnnas(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def wait_for_line(proc: subprocess.Popen, fragment: str, limit: float = 60) -> list[str]:
