@@ -8,4 +8,5 @@ from gnnnas.graph.build import build_graph
 from gnnnas.graph.item_graphs import ITEM_GRAPHS, item_edges
 
 __all__ = ["BipartiteGraph", "dropout_edges", "bipartite_spmm", "linear_propagation", "linear_propagation_rows",
-           "symmetric_spmm",            "ADJACENCY_FORMS", "EdgeStructure", "adjacency_form", "build_graph", "ITEM_GRAPHS", "item_edges"]
+           "symmetric_spmm", "ADJACENCY_FORMS", "EdgeStructure", "adjacency_form", "build_graph", "ITEM_GRAPHS",
+           "item_edges"]

@@ -78,7 +78,7 @@ class BipartiteGraph:
     item_dst: np.ndarray | None = None
     item_features: torch.Tensor | None = None  # float32 n_items x d on ``device``, or None
     # Set by edge dropout: the graph this one was drawn from and which of its user-item edges it kept.
-    # Lets this graph's sparse matrices reuse the parent's entry orders instead of sorting again.
+    # Lets this graph's sparse matrices filter the parent's sorted entry lists instead of sorting again.
     parent: "BipartiteGraph | None" = field(default=None, repr=False)
     kept: np.ndarray | None = field(default=None, repr=False)
     _sorted: dict = field(default_factory=dict, init=False, repr=False)
@@ -163,12 +163,13 @@ class BipartiteGraph:
     @cached_property
     def norm_blocks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(R_hat, R_hat^T) as CSR tensors on ``device``."""
-        w = self.edge_weight
-        du, di = np.sqrt(self.user_degree), np.sqrt(self.item_degree)
+        du, di = self.user_degree, self.item_degree  # the values of edge_weight, in each block's order
         users, items = self.sorted_entries("r")
-        r = _csr_sorted(users, items, 1.0 / (du[users] * di[items]), (self.n_users, self.n_items), self.device)
+        r = _csr_sorted(users, items, 1.0 / np.sqrt(du[users] * di[items]), (self.n_users, self.n_items),
+                        self.device)
         items, users = self.sorted_entries("rt")
-        rt = _csr_sorted(items, users, 1.0 / (di[items] * du[users]), (self.n_items, self.n_users), self.device)
+        rt = _csr_sorted(items, users, 1.0 / np.sqrt(du[users] * di[items]), (self.n_items, self.n_users),
+                         self.device)
         return r, rt
 
     @cached_property
@@ -201,7 +202,6 @@ class BipartiteGraph:
     @cached_property
     def norm_adjacency(self) -> torch.Tensor:
         """Full ``N x N`` symmetric-normalised adjacency (CSR), for code that wants one matrix."""
-        src, dst = self.directed_edges()
         deg = np.concatenate([self.user_degree, self.item_degree])
         src, dst = self.sorted_entries("directed")
         return _csr_sorted(src, dst, 1.0 / np.sqrt(deg[src] * deg[dst]), (self.num_nodes, self.num_nodes),
@@ -303,7 +303,7 @@ def dropout_edges(graph: BipartiteGraph, p: float, generator: np.random.Generato
     if p == 0.0:
         return graph
     keep = generator.random(graph.num_edges) >= p
-    root = graph.parent if graph.parent is not None else graph  # never chain: orders come from the root
+    root = graph.parent if graph.parent is not None else graph  # never chain: sorted lists come from the root
     if root is not graph:
         keep_root = np.zeros(root.num_edges, dtype=bool)
         keep_root[np.flatnonzero(graph.kept)[keep]] = True

@@ -1,9 +1,10 @@
-"""Native CPU kernels for the propagation, compiled on first use.
+"""Native CPU kernels for the propagation and GATv2's attention logits, compiled on first use.
 
 ``spmm.c`` is plain C (no torch headers, so it builds in about a second) and
 is called through :mod:`ctypes`, which releases the GIL. It is compiled with
 the machine's C compiler (``$CC``, else ``cc``/``gcc``) with ``-O3
--march=native -fopenmp`` into a per-user cache folder keyed by the source,
+-march=native -fno-trapping-math -fopenmp`` (the flag lets gcc vectorise
+comparisons; nothing here reads floating-point exception flags) into a per-user cache folder keyed by the source,
 compiler, flags and CPU, and linked to ``libgomp.so.1``, which resolves to the
 copy torch has already loaded, so the kernels share torch's thread pool and
 thread count.

@@ -1,4 +1,5 @@
-/* CSR sparse x dense row-major products for the propagation's hot path (CPU).
+/* CSR sparse x dense row-major products for the propagation's hot path (CPU), and GATv2's
+ * attention logits (at the end of this file).
  *
  * Two gather kernels, both deterministic (each output row is summed by one
  * thread in CSR order, whatever the thread count), parallel over output rows
