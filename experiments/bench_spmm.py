@@ -13,29 +13,17 @@ batch is the first 2048 training pairs of an epoch plus one negative each.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import git_commit, gowalla_subset, machine  # noqa: E402
+from common import git_commit, gowalla_subset, machine, median_ms  # noqa: E402
 
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.graph import BipartiteGraph, native  # noqa: E402
 from gnnnas.training.sampler import NegativeSampler  # noqa: E402
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:

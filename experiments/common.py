@@ -1,10 +1,12 @@
-"""Shared helpers for the benchmark scripts: data subsets and machine facts."""
+"""Shared helpers for the benchmark scripts: data subsets, machine facts, timing."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -62,3 +64,14 @@ def git_commit() -> str:
                               cwd=Path(__file__).parent).stdout.strip()
     except OSError:
         return "unknown"
+
+
+def median_ms(fn, repeats: int) -> float:
+    """Median milliseconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)

@@ -28,15 +28,13 @@ Defaults: the gowalla-6000 and online-retail teacher and students written by
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, git_commit, machine  # noqa: E402
+from common import OUT, git_commit, machine, median_ms  # noqa: E402
 
 import gnnnas  # noqa: E402
 from gnnnas.evaluation.cost import latency_users, topk_latency_ms  # noqa: E402
@@ -44,16 +42,6 @@ from gnnnas.evaluation.metrics import score_block_rows, topk_ranking  # noqa: E4
 
 DEFAULTS = [f"{OUT}/compress_bench/{d}/{m}" for d in ("gowalla-6000", "online-retail")
             for m in ("teacher/model", "distill", "distill-16")]
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
 
 
 def layout_ms(user_blocks: list[torch.Tensor], items: torch.Tensor, repeats: int) -> tuple[float, float]:

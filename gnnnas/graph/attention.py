@@ -95,7 +95,7 @@ def gatv2_logits(edges: EdgeStructure, source: Tensor, target: Tensor, att: Tens
     time and memory); elsewhere the plain expression runs.
     """
     if (source.device.type == "cpu" and edges._crow32.dtype == torch.int32 and source.dtype == torch.float32
-            and native.kernels() is not None and native.enabled()):
+            and native.active()):
         return _GATv2Logits.apply(edges, source.contiguous(), target.contiguous(), att.contiguous(), float(slope))
     pair = F.leaky_relu(source.index_select(0, edges.col) + target.index_select(0, edges.row), slope)
     return (pair * att).sum(-1)

@@ -3,11 +3,11 @@
 ``spmm.c`` is plain C (no torch headers, so it builds in about a second) and
 is called through :mod:`ctypes`, which releases the GIL. It is compiled with
 the machine's C compiler (``$CC``, else ``cc``/``gcc``) with ``-O3
--march=native -fno-trapping-math -fopenmp`` (the flag lets gcc vectorise
-comparisons; nothing here reads floating-point exception flags) into a per-user cache folder keyed by the source,
-compiler, flags and CPU, and linked to ``libgomp.so.1``, which resolves to the
-copy torch has already loaded, so the kernels share torch's thread pool and
-thread count.
+-march=native -fno-trapping-math -fopenmp`` (the third flag lets gcc
+vectorise comparisons; nothing here reads floating-point exception flags)
+into a per-user cache folder keyed by the source, compiler, flags and CPU, and
+linked to ``libgomp.so.1``, which resolves to the copy torch has already
+loaded, so the kernels share torch's thread pool and thread count.
 
 Where there is no compiler, the build fails, or ``GNNNAS_NATIVE=0`` is set,
 :func:`kernels` returns None and callers take the pure-torch path (same
@@ -131,9 +131,9 @@ def disabled() -> Iterator[None]:
         _enabled = before
 
 
-def enabled() -> bool:
-    """False inside :func:`disabled`."""
-    return _enabled
+def active() -> bool:
+    """Whether the kernels are built and not switched off by :func:`disabled`."""
+    return _enabled and kernels() is not None
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
@@ -142,10 +142,10 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 def supports(csr: torch.Tensor, *dense: torch.Tensor) -> bool:
     """Whether the kernels apply: CPU, float32 CSR with int32 indices, contiguous float32 operands."""
-    return (_enabled and csr.device.type == "cpu" and csr.layout == torch.sparse_csr and csr.dtype == torch.float32
+    return (csr.device.type == "cpu" and csr.layout == torch.sparse_csr and csr.dtype == torch.float32
             and csr.crow_indices().dtype == torch.int32
             and all(x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 2 for x in dense)
-            and kernels() is not None)
+            and active())
 
 
 def spmm(csr: torch.Tensor, x: torch.Tensor, rows: torch.Tensor | None = None, y: torch.Tensor | None = None,
