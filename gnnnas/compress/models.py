@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from gnnnas.errors import GnnnasError
-from gnnnas.models.base import Recommender, item_operand
+from gnnnas.graph import native
+from gnnnas.models.base import DotScorer, Recommender
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -54,9 +55,8 @@ class _Compressed(Recommender):
                      info: dict) -> "_Compressed":  # pragma: no cover - interface
         raise NotImplementedError
 
-    def scorer(self) -> ScoreFn:
-        users, items_t = self._user_table(), item_operand(self._item_table())
-        return lambda rows: users(rows) @ items_t
+    def scorer(self) -> DotScorer:
+        return DotScorer(self._user_table(), self._item_table())
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self._user_table()(torch.arange(self.n_users, device=self.device)), self._item_table()
@@ -146,6 +146,14 @@ class Int8Rows(_Compressed):
         return self.item_q.float() * self.item_scale[:, None]
 
     def scorer(self) -> ScoreFn:
+        # With the native kernels, ranking dequantised float tables fused beats any score matrix
+        # (experiments/RESULTS.md, "Fused score-and-select"); the integer product below remains for
+        # scoring and for rows the fused kernel cannot rank.
+        if self.device.type == "cpu" and native.active():
+            return DotScorer(self._user_table(), self._item_table(), scores=self._integer_scorer())
+        return self._integer_scorer()
+
+    def _integer_scorer(self) -> ScoreFn:
         # Both scales factor out of the dot product, so q_u . q_i can be an integer matrix product,
         # exact in int32. On a 2-core EPYC it ranks 256 x 39k items 1.5x faster than the float path at
         # width 64, equally fast at 32 and slower at 16 (two scaling passes outweigh a short product).

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from gnnnas.device import synchronize
-from gnnnas.evaluation.metrics import score_block_rows, topk_ranking
+from gnnnas.evaluation.metrics import rank_top
 from gnnnas.models.base import Recommender
 
 
@@ -70,9 +70,7 @@ def _one_run_ms(model: Recommender, users: torch.Tensor, k: int) -> float:
     device = model.device
     synchronize(device)
     start = time.perf_counter()
-    scorer = model.scorer()
-    for block in users.split(score_block_rows(model.n_items, device)):
-        topk_ranking(scorer(block), k)
+    rank_top(model.scorer(), users, k, model.n_items)
     synchronize(device)
     return (time.perf_counter() - start) * 1000.0
 
@@ -112,10 +110,11 @@ def topk_latency_ms(model: Recommender, k: int = 20, n_users: int = 256, repeats
     """Median wall time (ms) of full-ranking top-``k`` for a fixed batch of users, on the model's device.
 
     One run is ``model.scorer()`` (the forward pass: propagation for a GNN)
-    then the batch's scores against all items and :func:`topk_ranking`, in
-    blocks of users as :meth:`TrainedRecommender.recommend` serves them
-    (:func:`~gnnnas.evaluation.metrics.score_block_rows`; seen-item masking is
-    left out: it is the same for every model).
+    then the batch's top-``k`` over all items by
+    :func:`~gnnnas.evaluation.metrics.rank_top`, as
+    :meth:`TrainedRecommender.recommend` serves them (fused on CPU where the
+    scorer allows, else in blocks of scores; seen-item masking is left out: it
+    is the same for every model).
     """
     return compare_latency_ms([model], k=k, n_users=n_users, repeats=repeats, warmup=warmup, seed=seed)[0]
 

@@ -257,15 +257,22 @@ class MetricAccumulator:
 
     def add(self, scores: torch.Tensor, truth_keys: torch.Tensor, truth_counts: torch.Tensor) -> None:
         """Rank one batch (``b x n_items``, excluded items already ``-inf``) and accumulate."""
-        b = scores.shape[0]
-        if b == 0:
+        if scores.shape[0] == 0:
             return
         items, values = topk_ranking(scores, self.ks[-1])
+        self.add_ranked(items, values, truth_keys, truth_counts)
+
+    def add_ranked(self, items: torch.Tensor, values: torch.Tensor, truth_keys: torch.Tensor,
+                   truth_counts: torch.Tensor) -> None:
+        """Accumulate one batch already ranked as :func:`topk_ranking` ranks it (``b x min(K_max, n_items)``)."""
+        b = items.shape[0]
+        if b == 0:
+            return
         per_user = user_metrics(items, values, truth_keys, truth_counts, self.ks, self.n_items)
         stacked = torch.stack([v.sum() for v in per_user.values()])
         if self._sums is None:
             self._sums = torch.zeros_like(stacked)
-            self._best_pos = torch.full((self.n_items,), self.ks[-1], dtype=torch.long, device=scores.device)
+            self._best_pos = torch.full((self.n_items,), self.ks[-1], dtype=torch.long, device=items.device)
         self._sums += stacked.to(self._sums.device)
         # Unranked (-inf) slots report position K_max, i.e. "not in any top-K".
         pos = torch.arange(items.shape[1], device=items.device).expand_as(items)
@@ -394,8 +401,9 @@ def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tens
                 batch_size: int = 1024, feed_device: torch.device | str = "cpu") -> MetricAccumulator:
     """Score ``task.rows`` in batches, mask exclusions, rank and accumulate.
 
-    A batch holds at most ``batch_size`` users, fewer on CPU for large
-    catalogues (:func:`score_block_rows`); results do not depend on it.
+    A batch holds at most ``batch_size`` users, scored in fewer at a time on
+    CPU for large catalogues (:func:`score_block_rows`) unless the score function
+    ranks fused (:func:`rank_top`); results do not depend on it.
 
     ``score_fn(rows)`` gets a LongTensor on ``feed_device`` and returns
     ``len(rows) x n_items`` scores on any device; index tensors for that device
@@ -409,30 +417,90 @@ def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tens
     acc = MetricAccumulator(task.n_items, ks, n_candidates=task.n_candidates)
     n = task.n_items
     feed = tensors_on(torch.device(feed_device)).rows
-    batch_size = score_block_rows(n, feed_device, batch_size)
     tp, ep = task.truth_indptr, task.excl_indptr
     for s in range(0, task.n_users, batch_size):
         e = min(s + batch_size, task.n_users)
+        tt = tensors_on(torch.device(feed_device))
+        lo, hi = int(ep[s]), int(ep[e])
+        exclude = (tt.excl_pos[lo:hi] - s, tt.excl_items[lo:hi]) if hi > lo else None
+        items, values = rank_top(score_fn, feed[s:e], acc.ks[-1], n, exclude,
+                                 tt.blocked if tt.blocked.numel() else None, max_rows=batch_size)
+        tt = tensors_on(items.device)
+        truth = tt.truth_keys[int(tp[s]):int(tp[e])] - s * n
+        acc.add_ranked(items, values, truth, tt.truth_counts[s:e])
+    return acc
+
+
+def rank_top(score_fn: Callable[[torch.Tensor], torch.Tensor], users: torch.Tensor, k: int, n_items: int,
+             exclude: tuple[torch.Tensor, torch.Tensor] | None = None, blocked: torch.Tensor | None = None,
+             max_rows: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each user's top-``k`` items, ranked exactly as :func:`topk_ranking` ranks masked scores.
+
+    ``exclude`` = (``rows``, ``items``), int64, sorted by row then item: ``items[j]`` is never
+    ranked for ``users[rows[j]]``; ``blocked`` items are ranked for nobody. Returns
+    ``(items, values)``, ``len(users) x min(k, n_items)``, excluded slots ``-inf``.
+
+    A score function that offers ``topk`` (:class:`~gnnnas.models.base.DotScorer` on CPU with the
+    native kernels) ranks without writing the score matrix; rows it cannot fill (fewer than ``k``
+    rankable items) and every other score function take the scored path: blocks of at most
+    ``max_rows`` users (fewer on CPU for large catalogues, :func:`score_block_rows`), masked in place
+    and ranked with :func:`topk_ranking`.
+    """
+    c = min(int(k), int(n_items))
+    fused = getattr(score_fn, "topk", None)
+    result = fused(users, c, exclude, blocked) if fused is not None and users.numel() and c else None
+    if result is None:
+        return _rank_scored(score_fn, users, c, n_items, exclude, blocked, max_rows)
+    items, values, found = result
+    short = (found < c).nonzero().flatten()
+    if short.numel():
+        sub = None
+        if exclude is not None:
+            pos = torch.full((users.numel(),), -1, dtype=torch.long)
+            pos[short] = torch.arange(short.numel())
+            keep = pos[exclude[0]] >= 0
+            sub = (pos[exclude[0][keep]], exclude[1][keep])
+        si, sv = _rank_scored(score_fn, users[short], c, n_items, sub, blocked, max_rows)
+        items.index_copy_(0, short, si)
+        values.index_copy_(0, short, sv)
+    return items, values
+
+
+def _rank_scored(score_fn: Callable[[torch.Tensor], torch.Tensor], users: torch.Tensor, c: int, n_items: int,
+                 exclude: tuple[torch.Tensor, torch.Tensor] | None, blocked: torch.Tensor | None,
+                 max_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`rank_top` by scoring blocks of users, masking and :func:`topk_ranking`."""
+    b = users.numel()
+    rows = score_block_rows(n_items, users.device, max_rows)
+    starts = list(range(0, b, rows))
+    cuts = (torch.searchsorted(exclude[0], torch.tensor(starts + [b], device=exclude[0].device)).tolist()
+            if exclude is not None else None)
+    ranked: list[tuple[torch.Tensor, torch.Tensor]] = []
+    for j, s in enumerate(starts):
+        e = min(s + rows, b)
         with torch.no_grad():
-            scores = score_fn(feed[s:e])
-        if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (e - s, n):
+            scores = score_fn(users[s:e])
+        if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (e - s, n_items):
             shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
-            raise ValueError(f"score_fn returned {shape} for {e - s} users; expected ({e - s}, {n})")
+            raise ValueError(f"score_fn returned {shape} for {e - s} users; expected ({e - s}, {n_items})")
         if not scores.is_floating_point():
             scores = scores.float()
         elif _aliases_other_data(scores):
             scores = scores.clone()
         scores = scores.detach()
-        tt = tensors_on(scores.device)
-        lo, hi = int(ep[s]), int(ep[e])
-        if hi > lo:
-            scores.index_put_((tt.excl_pos[lo:hi] - s, tt.excl_items[lo:hi]),
-                              scores.new_full((), -math.inf))
-        if tt.blocked.numel():
-            scores.index_fill_(1, tt.blocked, -math.inf)
-        truth = tt.truth_keys[int(tp[s]):int(tp[e])] - s * n
-        acc.add(scores, truth, tt.truth_counts[s:e])
-    return acc
+        if cuts is not None and cuts[j + 1] > cuts[j]:
+            er = exclude[0][cuts[j]:cuts[j + 1]].to(scores.device) - s
+            ei = exclude[1][cuts[j]:cuts[j + 1]].to(scores.device)
+            scores.index_put_((er, ei), scores.new_full((), -math.inf))
+        if blocked is not None:
+            scores.index_fill_(1, blocked.to(scores.device), -math.inf)
+        ranked.append(topk_ranking(scores, c))
+    if not ranked:
+        return (torch.empty(0, c, dtype=torch.long, device=users.device),
+                torch.empty(0, c, device=users.device))
+    if len(ranked) == 1:
+        return ranked[0]
+    return torch.cat([r[0] for r in ranked]), torch.cat([r[1] for r in ranked])
 
 
 def _aliases_other_data(t: torch.Tensor) -> bool:

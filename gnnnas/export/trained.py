@@ -188,7 +188,7 @@ class TrainedRecommender:
         ``exclude_seen`` the user's train + validation items are left out, so
         a user may get fewer than ``k`` items when the catalogue is small.
         """
-        from gnnnas.evaluation.metrics import score_block_rows, topk_ranking
+        from gnnnas.evaluation.metrics import rank_top
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise GnnnasError(f"k={k!r}: expected an integer >= 1")
         wanted = _as_list(raw_user_ids)
@@ -196,25 +196,20 @@ class TrainedRecommender:
         if not wanted:
             return {}
         unique = np.unique(np.asarray(internal, dtype=np.int64))
-        seen = self._seen_split()
-        rows_per_batch = batch_size or score_block_rows(self.n_items, self.device,
-                                                        max(1, min(1024, _BATCH_ELEMS // max(1, self.n_items))))
-        scorer = self.model.scorer()
-        ranked: dict[int, list[tuple[str, float]]] = {}
+        exclude = None
+        if exclude_seen:
+            rows, cols = _gather(self._seen_split(), unique)
+            order = np.lexsort((cols, rows))  # rank_top wants them by row, then item
+            exclude = (torch.from_numpy(rows[order]).to(self.device), torch.from_numpy(cols[order]).to(self.device))
+        max_rows = batch_size or max(1, min(1024, _BATCH_ELEMS // max(1, self.n_items)))
+        items, values = rank_top(self.model.scorer(), torch.from_numpy(unique).to(self.device), int(k),
+                                 self.n_items, exclude, max_rows=max_rows)
+        items, values = items.cpu().numpy(), values.cpu().numpy()
         item_ids = self.dataset.item_ids
-        for start in range(0, unique.size, rows_per_batch):
-            batch = unique[start:start + rows_per_batch]
-            scores = scorer(torch.from_numpy(batch).to(self.device)).float()
-            if exclude_seen:
-                rows, cols = _gather(seen, batch)
-                if rows.size:
-                    scores = scores.clone() if scores._is_view() else scores
-                    scores[torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device)] = -torch.inf
-            items, values = topk_ranking(scores, int(k))
-            items, values = items.cpu().numpy(), values.cpu().numpy()
-            for row, user in enumerate(batch.tolist()):
-                keep = np.isfinite(values[row]) | (values[row] == np.inf)  # -inf (excluded) and NaN are never ranked
-                ranked[user] = list(zip(item_ids[items[row][keep]].tolist(), values[row][keep].tolist()))
+        ranked: dict[int, list[tuple[str, float]]] = {}
+        for row, user in enumerate(unique.tolist()):
+            keep = np.isfinite(values[row]) | (values[row] == np.inf)  # -inf (excluded) and NaN are never ranked
+            ranked[user] = list(zip(item_ids[items[row][keep]].tolist(), values[row][keep].tolist()))
         return {raw: list(ranked[u]) for raw, u in zip(wanted, internal)}
 
     def score(self, raw_user_id: Any) -> dict[str, float]:

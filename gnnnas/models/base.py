@@ -7,6 +7,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gnnnas.graph import native
+
 # CPU BLAS takes different kernels for ``U @ I^T`` depending on how ``I^T`` is laid out. For narrow
 # tables and large catalogues the transposed *view* of the row-major item table scored 53-user
 # blocks against 39k items 1.6-2.3x faster than a contiguous ``I^T`` on a 2-core Xeon (widths 8-32),
@@ -25,6 +27,70 @@ def item_operand(item_emb: torch.Tensor) -> torch.Tensor:
             and item_emb.is_contiguous():
         return item_emb.t()
     return item_emb.t().contiguous()
+
+
+class DotScorer:
+    """Full ranking by dot products of final embeddings: ``scorer(users)`` is ``U[users] @ I^T``.
+
+    On CPU with the native kernels it also ranks without writing the score
+    matrix (:meth:`topk`, used by :func:`gnnnas.evaluation.metrics.rank_top`):
+    a tile of scores is compared with each user's current ``k``-th best while
+    still in registers, so only the product's arithmetic remains (3-6x faster
+    than scoring then ``torch.topk`` for 256 users x 39k items,
+    experiments/RESULTS.md, "Fused score-and-select"). ``users`` is the user
+    table or a function from user ids to their rows (compressed tables expand
+    rows on the fly); ``scores`` optionally replaces the float product for
+    :meth:`__call__` (int8 tables score with an integer product).
+    """
+
+    def __init__(self, users: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], items: torch.Tensor,
+                 scores: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self._users = users
+        self.items = items
+        self.n_items = int(items.shape[0])
+        self._scores = scores
+        self._item_t: torch.Tensor | None = None
+        self._packed: torch.Tensor | None = None
+
+    def user_rows(self, users: torch.Tensor) -> torch.Tensor:
+        """Final embeddings of ``users``."""
+        return self._users[users] if isinstance(self._users, torch.Tensor) else self._users(users)
+
+    def __call__(self, users: torch.Tensor) -> torch.Tensor:
+        if self._scores is not None:
+            return self._scores(users)
+        if self._item_t is None:
+            self._item_t = item_operand(self.items)
+        return self.user_rows(users) @ self._item_t
+
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`topk` ranks with the native kernel (CPU float32 tables, kernels active)."""
+        return self.items.device.type == "cpu" and self.items.dtype == torch.float32 and native.active()
+
+    def topk(self, users: torch.Tensor, k: int, exclude: tuple[torch.Tensor, torch.Tensor] | None = None,
+             blocked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(items, values, found)`` of each user's top ``k`` (``1 <= k <= n_items``) by the fused kernel,
+        or None where it does not apply. ``exclude``/``blocked`` as in :func:`~gnnnas.evaluation.metrics.rank_top`;
+        rows with ``found < k`` have fewer rankable items and must be ranked another way."""
+        if not self.fused:
+            return None
+        if self._packed is None:
+            self._packed = native.pack_items(self.items)
+        rows = self.user_rows(users.cpu())
+        if rows.dtype != torch.float32 or rows.device.type != "cpu":
+            return None
+        indptr_items = None
+        if exclude is not None:
+            counts = torch.bincount(exclude[0].cpu(), minlength=users.numel())
+            indptr = torch.zeros(users.numel() + 1, dtype=torch.int64)
+            torch.cumsum(counts, 0, out=indptr[1:])
+            indptr_items = (indptr, exclude[1].cpu().to(torch.int64))
+        allowed = None
+        if blocked is not None and blocked.numel():
+            allowed = torch.ones(self.n_items, dtype=torch.uint8)
+            allowed[blocked.cpu()] = 0
+        return native.topk_dot(rows, self._packed, self.n_items, int(k), indptr_items, allowed)
 
 
 class Recommender(nn.Module):
@@ -72,11 +138,10 @@ class Recommender(nn.Module):
         finally:
             self.train(was_training)
 
-    def scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A function ``users -> scores over all items``, embeddings computed once."""
+    def scorer(self) -> DotScorer:
+        """A function ``users -> scores over all items``, embeddings computed once (a :class:`DotScorer`)."""
         user_emb, item_emb = self.get_embeddings()
-        item_t = item_operand(item_emb)
-        return lambda users: user_emb[users] @ item_t
+        return DotScorer(user_emb, item_emb.contiguous())
 
     @torch.no_grad()
     def score(self, users: torch.Tensor) -> torch.Tensor:

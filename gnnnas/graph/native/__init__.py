@@ -1,7 +1,8 @@
-"""Native CPU kernels for the propagation and GATv2's attention logits, compiled on first use.
+"""Native CPU kernels, compiled on first use: the propagation's sparse products and GATv2's
+attention logits (``spmm.c``), and fused full-ranking top-K of dot-product scores (``topk.c``).
 
-``spmm.c`` is plain C (no torch headers, so it builds in about a second) and
-is called through :mod:`ctypes`, which releases the GIL. It is compiled with
+The sources are plain C (no torch headers, so they build in about a second),
+linked into one library and called through :mod:`ctypes`, which releases the GIL. It is compiled with
 the machine's C compiler (``$CC``, else ``cc``/``gcc``) with ``-O3
 -march=native -fno-trapping-math -fopenmp`` (the third flag lets gcc
 vectorise comparisons; nothing here reads floating-point exception flags)
@@ -31,7 +32,7 @@ from typing import Iterator
 
 import torch
 
-_SOURCE = Path(__file__).with_name("spmm.c")
+_SOURCES = tuple(Path(__file__).with_name(name) for name in ("spmm.c", "topk.c"))
 _FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
 _ABI = 1
 
@@ -71,7 +72,7 @@ def _build() -> ctypes.CDLL:
     if cc is None:
         raise RuntimeError("no C compiler found (set CC, or install gcc)")
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = hashlib.sha256("\0".join([_SOURCE.read_text(), cc, version, " ".join(_FLAGS), _cpu_identity()])
+    key = hashlib.sha256("\0".join([*(src.read_text() for src in _SOURCES), cc, version, " ".join(_FLAGS), _cpu_identity()])
                          .encode()).hexdigest()[:16]
     target = _cache_dir() / f"spmm-{key}.so"
     if not target.exists():
@@ -80,9 +81,9 @@ def _build() -> ctypes.CDLL:
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         try:
-            done = subprocess.run([cc, *_FLAGS, str(_SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300)
+            done = subprocess.run([cc, *_FLAGS, *map(str, _SOURCES), "-o", tmp], capture_output=True, text=True, timeout=300)
             if done.returncode != 0:
-                raise RuntimeError(f"{cc} failed on {_SOURCE.name}: {done.stderr.strip().splitlines()[-1:]}")
+                raise RuntimeError(f"{cc} failed on {', '.join(src.name for src in _SOURCES)}: {done.stderr.strip().splitlines()[-1:]}")
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
@@ -99,6 +100,8 @@ def _build() -> ctypes.CDLL:
     lib.gnn_gatv2_logits.restype = None
     lib.gnn_gatv2_logits_backward.argtypes = [i64, p, p, p, p, p, p, i64, i64, f32, p, p, p, p]
     lib.gnn_gatv2_logits_backward.restype = None
+    lib.gnn_topk_dot.argtypes = [i64, i64, p, i64, p, i64, p, p, p, p, p, p]
+    lib.gnn_topk_dot.restype = None
     return lib
 
 
@@ -213,3 +216,41 @@ def gatv2_logits_backward(crow: torch.Tensor, col: torch.Tensor, reverse: torch.
                                   target.data_ptr(), att.data_ptr(), heads, channels, slope, grad.data_ptr(),
                                   d_source.data_ptr(), d_target.data_ptr(), parts.data_ptr())
     return d_source, d_target, parts.sum(0)
+
+
+def topk_panel() -> int:
+    """Items per panel of the packed item table :func:`topk_dot` reads (16, or 32 with AVX-512)."""
+    return int(kernels().gnn_topk_panel())
+
+
+def pack_items(item_emb: torch.Tensor) -> torch.Tensor:
+    """``item_emb`` (``n x d``) as :func:`topk_dot`'s operand: panels of :func:`topk_panel` items,
+    each ``d x panel`` row-major, the last one zero-padded."""
+    n, d = item_emb.shape
+    panel = topk_panel()
+    padded = torch.zeros(-(-n // panel) * panel, d, dtype=torch.float32)
+    padded[:n] = item_emb
+    return padded.view(-1, panel, d).transpose(1, 2).contiguous()
+
+
+def topk_dot(user_emb: torch.Tensor, packed: torch.Tensor, n_items: int, k: int,
+             exclude: tuple[torch.Tensor, torch.Tensor] | None = None,
+             allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-``k`` items of ``user_emb @ items^T`` per row without writing the score matrix.
+
+    ``packed`` comes from :func:`pack_items`; ``exclude`` = (``indptr`` (``b + 1``), ``items``),
+    int64, each row's excluded items sorted ascending; ``allowed``: optional uint8 per item (0 =
+    never ranked). Returns ``(items, values, found)``: ``b x k`` best first, ties by item id, and how
+    many items each row ranked (``< k`` only for rows with fewer than ``k`` rankable items; their
+    tail slots are undefined). ``-inf`` and NaN scores are never ranked. Caller ensures
+    ``1 <= k <= n_items`` and that :func:`active` is true.
+    """
+    user_emb = user_emb.to(torch.float32).contiguous()
+    b, d = user_emb.shape
+    items = torch.empty(b, k, dtype=torch.int64)
+    values = torch.empty(b, k, dtype=torch.float32)
+    found = torch.empty(b, dtype=torch.int64)
+    indptr, excluded = (None, None) if exclude is None else (exclude[0].contiguous(), exclude[1].contiguous())
+    kernels().gnn_topk_dot(b, d, user_emb.data_ptr(), n_items, packed.data_ptr(), k, _ptr(indptr), _ptr(excluded),
+                           _ptr(allowed), items.data_ptr(), values.data_ptr(), found.data_ptr())
+    return items, values, found
