@@ -8,7 +8,10 @@ each the median of ``--repeats`` runs after one warm-up, all in one process:
   table expansion);
 * ``scores``: the users' scores against every item, block by block;
 * ``top-K``: :func:`gnnnas.evaluation.metrics.topk_ranking` of those blocks;
-* ``total``: :func:`gnnnas.evaluation.cost.topk_latency_ms` itself.
+* ``fused``: scores and top-K in one pass, :func:`gnnnas.evaluation.metrics.rank_top`
+  with the scorer's native ``topk`` (what replaces the two phases above on CPU;
+  ``nan`` where the scorer has none);
+* ``total``: :func:`gnnnas.evaluation.cost.topk_latency_ms` itself (forward + fused where available).
 
 It also times the score product in both memory layouts of the item table
 (``U @ I^T`` with ``I^T`` made contiguous, as ``Recommender.scorer`` does, and
@@ -38,7 +41,7 @@ from common import OUT, git_commit, machine, median_ms  # noqa: E402
 
 import gnnnas  # noqa: E402
 from gnnnas.evaluation.cost import latency_users, topk_latency_ms  # noqa: E402
-from gnnnas.evaluation.metrics import score_block_rows, topk_ranking  # noqa: E402
+from gnnnas.evaluation.metrics import rank_top, score_block_rows, topk_ranking  # noqa: E402
 
 DEFAULTS = [f"{OUT}/compress_bench/{d}/{m}" for d in ("gowalla-6000", "online-retail")
             for m in ("teacher/model", "distill", "distill-16")]
@@ -57,7 +60,7 @@ def breakdown(path: str, repeats: int) -> dict:
     users = latency_users(model.n_users, 256)
     blocks = users.split(score_block_rows(model.n_items, "cpu"))
     scorer = model.scorer()
-    scores = [scorer(b) for b in blocks]
+    scores = [scorer(b) for b in blocks]  # the scored path: materialised blocks, then topk_ranking
     user_emb, item_emb = model.get_embeddings()
     item_emb = item_emb.float().contiguous()
     contiguous, view = layout_ms([user_emb[b].float() for b in blocks], item_emb, repeats)
@@ -67,6 +70,8 @@ def breakdown(path: str, repeats: int) -> dict:
         "forward": median_ms(model.scorer, repeats),
         "scores": median_ms(lambda: [scorer(b) for b in blocks], repeats),
         "top-K": median_ms(lambda: [topk_ranking(s, 20) for s in scores], repeats),
+        "fused": (median_ms(lambda: rank_top(scorer, users, 20, model.n_items), repeats)
+                  if getattr(scorer, "fused", False) else float("nan")),
         "total": topk_latency_ms(model, k=20, n_users=256, repeats=repeats),
         "U @ contiguous I^T": contiguous, "U @ I.t() view": view,
     }
@@ -94,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [breakdown(p, args.repeats) for p in args.bundles]
     print(f"Machine: {machine()}; commit {git_commit()}\n")
-    cols = ["forward", "scores", "top-K", "total", "U @ contiguous I^T", "U @ I.t() view"]
+    cols = ["forward", "scores", "top-K", "fused", "total", "U @ contiguous I^T", "U @ I.t() view"]
     print("| bundle | model | width | items | block rows | " + " | ".join(f"{c} (ms)" for c in cols) + " |")
     print("|---|---|---|---|---|" + "---|" * len(cols))
     for r in rows:

@@ -1,5 +1,5 @@
 import sys
 
-from gnnnas.cli import main
+from gnnnas.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module exposing ``register(subparsers)``.
 User errors (:class:`~gnnnas.errors.GnnnasError`) print one line on stderr and
-exit with status 2.
+exit with status 2; Ctrl-C exits with 130. The console script and ``python -m
+gnnnas`` enter through :func:`run`, which also bounds how long cleanup after
+Ctrl-C may take (:mod:`gnnnas.cli.interrupt`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gnnnas.cli import compress_cmd, data_cmd, recommend_cmd, report_cmd, search_cmd, space_cmd, train_cmd
+from gnnnas.cli import (compress_cmd, data_cmd, interrupt, recommend_cmd, report_cmd, search_cmd, space_cmd,
+                        train_cmd)
 from gnnnas.errors import GnnnasError
 
 COMMANDS = (data_cmd, train_cmd, recommend_cmd, compress_cmd, space_cmd, search_cmd, report_cmd)
@@ -39,5 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> int:
+    """The process entry point (console script, ``python -m gnnnas``): :func:`main` with Ctrl-C bounded."""
+    interrupt.install()
+    return main()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(run())
