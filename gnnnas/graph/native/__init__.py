@@ -102,6 +102,8 @@ def _build() -> ctypes.CDLL:
     lib.gnn_gatv2_logits_backward.restype = None
     lib.gnn_topk_dot.argtypes = [i64, i64, p, i64, p, i64, p, p, p, p, p, p]
     lib.gnn_topk_dot.restype = None
+    lib.gnn_topk_pack.argtypes = [i64, i64, p, p]
+    lib.gnn_topk_pack.restype = None
     return lib
 
 
@@ -226,11 +228,12 @@ def topk_panel() -> int:
 def pack_items(item_emb: torch.Tensor) -> torch.Tensor:
     """``item_emb`` (``n x d``) as :func:`topk_dot`'s operand: panels of :func:`topk_panel` items,
     each ``d x panel`` row-major, the last one zero-padded."""
+    item_emb = item_emb.to(torch.float32).contiguous()
     n, d = item_emb.shape
     panel = topk_panel()
-    padded = torch.zeros(-(-n // panel) * panel, d, dtype=torch.float32)
-    padded[:n] = item_emb
-    return padded.view(-1, panel, d).transpose(1, 2).contiguous()
+    packed = torch.empty(-(-n // panel), d, panel, dtype=torch.float32)
+    kernels().gnn_topk_pack(n, d, item_emb.data_ptr(), packed.data_ptr())
+    return packed
 
 
 def topk_dot(user_emb: torch.Tensor, packed: torch.Tensor, n_items: int, k: int,

@@ -253,3 +253,20 @@ void gnn_topk_dot(int64_t b, int64_t d, const float *U, int64_t n, const float *
         }
     }
 }
+
+/* packed[p][j][q] = items[p * PANEL + q][j] (zero past n): the panel layout gnn_topk_dot reads. */
+void gnn_topk_pack(int64_t n, int64_t d, const float *items, float *packed)
+{
+    const int64_t n_panels = (n + PANEL - 1) / PANEL;
+    #pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < n_panels; p++) {
+        float *restrict out = packed + p * d * PANEL;
+        const int64_t base = p * PANEL;
+        const int64_t rows = n - base < PANEL ? n - base : PANEL;
+        if (rows < PANEL) memset(out, 0, (size_t)(d * PANEL) * sizeof(float));
+        for (int64_t q = 0; q < rows; q++) {
+            const float *restrict row = items + (base + q) * d;
+            for (int64_t j = 0; j < d; j++) out[j * PANEL + q] = row[j];
+        }
+    }
+}
