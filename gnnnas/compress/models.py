@@ -150,7 +150,14 @@ class Int8Rows(_Compressed):
         # (experiments/RESULTS.md, "Fused score-and-select"); the integer product below remains for
         # scoring and for rows the fused kernel cannot rank.
         if self.device.type == "cpu" and native.active():
-            return DotScorer(self._user_table(), self._item_table(), scores=self._integer_scorer())
+            built: list[ScoreFn] = []  # the integer operand is only built if something asks for scores
+
+            def scores(rows: torch.Tensor) -> torch.Tensor:
+                if not built:
+                    built.append(self._integer_scorer())
+                return built[0](rows)
+
+            return DotScorer(self._user_table(), self._item_table(), scores=scores)
         return self._integer_scorer()
 
     def _integer_scorer(self) -> ScoreFn:
