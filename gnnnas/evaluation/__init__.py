@@ -1,6 +1,6 @@
 """Full-ranking evaluation: top-K metrics and the dataset-split evaluator."""
 
-from gnnnas.evaluation.metrics import METRICS, metric_names, topk_metrics, topk_ranking
+from gnnnas.evaluation.metrics import METRICS, metric_names, rank_top, topk_metrics, topk_ranking
 from gnnnas.evaluation.ranking import (
     COLD_PREFIX, EvalResult, Evaluator, cold_splits, evaluate, evaluate_detailed, split_cold,
 )
@@ -15,6 +15,7 @@ __all__ = [
     "evaluate",
     "evaluate_detailed",
     "metric_names",
+    "rank_top",
     "topk_metrics",
     "topk_ranking",
 ]

@@ -448,7 +448,8 @@ def rank_top(score_fn: Callable[[torch.Tensor], torch.Tensor], users: torch.Tens
     """
     c = min(int(k), int(n_items))
     fused = getattr(score_fn, "topk", None)
-    result = fused(users, c, exclude, blocked) if fused is not None and users.numel() and c else None
+    with torch.no_grad():
+        result = fused(users, c, exclude, blocked) if fused is not None and users.numel() and c else None
     if result is None:
         return _rank_scored(score_fn, users, c, n_items, exclude, blocked, max_rows)
     items, values, found = result
