@@ -143,3 +143,16 @@ def test_a_trained_models_metrics_and_recommendations_agree_fused_or_scored(tmp_
     for u in users:
         assert [i for i, _ in fused_recs[u]][:5] == [i for i, _ in scored_recs[u]][:5]
         assert [s for _, s in fused_recs[u]] == pytest.approx([s for _, s in scored_recs[u]], rel=1e-5, abs=1e-6)
+
+
+def test_int8_artifacts_rank_fused_like_their_integer_scores():
+    from gnnnas.compress.models import Int8Rows
+    gen = torch.Generator().manual_seed(5)
+    model = Int8Rows.from_embeddings(torch.randn(30, 40, generator=gen), torch.randn(500, 40, generator=gen))
+    scorer = model.scorer()
+    assert getattr(scorer, "fused", False)  # dequantised float tables, ranked by the kernel
+    users = torch.arange(30)
+    fused_items, fused_values = rank_top(scorer, users, 10, 500)
+    scored_items, scored_values = topk_ranking(scorer(users), 10)  # the integer product's scores
+    assert torch.equal(fused_items, scored_items)
+    torch.testing.assert_close(fused_values, scored_values, rtol=1e-5, atol=1e-5)
