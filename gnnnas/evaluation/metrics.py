@@ -416,15 +416,14 @@ def run_ranking(task: RankingTask, score_fn: Callable[[torch.Tensor], torch.Tens
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     acc = MetricAccumulator(task.n_items, ks, n_candidates=task.n_candidates)
     n = task.n_items
-    feed = tensors_on(torch.device(feed_device)).rows
+    fed = tensors_on(torch.device(feed_device))
+    blocked = fed.blocked if fed.blocked.numel() else None
     tp, ep = task.truth_indptr, task.excl_indptr
     for s in range(0, task.n_users, batch_size):
         e = min(s + batch_size, task.n_users)
-        tt = tensors_on(torch.device(feed_device))
         lo, hi = int(ep[s]), int(ep[e])
-        exclude = (tt.excl_pos[lo:hi] - s, tt.excl_items[lo:hi]) if hi > lo else None
-        items, values = rank_top(score_fn, feed[s:e], acc.ks[-1], n, exclude,
-                                 tt.blocked if tt.blocked.numel() else None, max_rows=batch_size)
+        exclude = (fed.excl_pos[lo:hi] - s, fed.excl_items[lo:hi]) if hi > lo else None
+        items, values = rank_top(score_fn, fed.rows[s:e], acc.ks[-1], n, exclude, blocked, max_rows=batch_size)
         tt = tensors_on(items.device)
         truth = tt.truth_keys[int(tp[s]):int(tp[e])] - s * n
         acc.add_ranked(items, values, truth, tt.truth_counts[s:e])

@@ -198,9 +198,9 @@ class TrainedRecommender:
         unique = np.unique(np.asarray(internal, dtype=np.int64))
         exclude = None
         if exclude_seen:
+            # by row, then item, as rank_top wants them: users ascending, SplitData rows sorted
             rows, cols = _gather(self._seen_split(), unique)
-            order = np.lexsort((cols, rows))  # rank_top wants them by row, then item
-            exclude = (torch.from_numpy(rows[order]).to(self.device), torch.from_numpy(cols[order]).to(self.device))
+            exclude = (torch.from_numpy(rows).to(self.device), torch.from_numpy(cols).to(self.device))
         max_rows = batch_size or max(1, min(1024, _BATCH_ELEMS // max(1, self.n_items)))
         items, values = rank_top(self.model.scorer(), torch.from_numpy(unique).to(self.device), int(k),
                                  self.n_items, exclude, max_rows=max_rows)
