@@ -185,6 +185,10 @@ def test_an_out_folder_with_another_study_is_refused_untouched(tiny_csv, small_s
 
 
 def test_timeout_stops_the_running_trial_as_pruned(tiny_csv, small_space, tmp_path):
+    from gnnnas.graph import native
+
+    native.kernels()  # built once per test process (seconds): not inside the 2 s budget
+
     result = run_search(tiny_csv, small_space, tmp_path / "run", trials=5, timeout=2.0, max_epochs=100000, patience=100000)
     (trial,) = result.study.get_trials()
     assert trial.state == TrialState.PRUNED and trial.user_attrs["stopped"] == "timeout"
@@ -202,6 +206,19 @@ def test_trial_timeout_caps_each_candidate_and_keeps_its_result(tiny_csv, small_
         assert t.value == a["val"]["ndcg@20"] and a["test"]
         assert a["seconds"] < 0.5 + 5  # training stops at the limit; evaluation and recording come on top
     assert result.study.user_attrs["trial_timeout"] == 0.5
+    assert result.best is not None
+
+
+def test_a_candidate_whose_budget_ends_before_its_first_scheduled_evaluation_is_judged_at_the_limit(tiny_csv, tmp_path):
+    # evaluations every 50,000 epochs: within 0.5 s only the time limit's own evaluation can judge the candidates
+    space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
+                                                "search: {max_epochs: 100000, eval_every: 50000, patience: 3}"))
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=2, trial_timeout=0.5, controller="optuna-random")
+    for t in result.study.get_trials():
+        a = t.user_attrs
+        assert t.state == TrialState.COMPLETE and a["stopped"] == "time_limit", a
+        assert len(a["curve"]) == 1 and a["curve"][0][0] == a["best_epoch"] == a["epochs"] >= 1
+        assert t.value == a["val"]["ndcg@20"] == a["curve"][0][1] and a["test"]
     assert result.best is not None
 
 

@@ -91,6 +91,57 @@ def test_deadline_stops_mid_epoch_and_keeps_the_best_evaluated_weights(tiny_data
         assert torch.equal(tensor, snapshots[result.best_epoch][name]), name
 
 
+def _ticking_trainer(tiny_dataset, monkeypatch, batch_size, ticks_before_limit, **cfg_args):
+    """A trainer whose clock ticks once per mini-batch check and passes its time limit after ``ticks_before_limit``."""
+    import gnnnas.training.trainer as trainer_mod
+
+    model = make_model(tiny_dataset)
+    cfg = TrainConfig(epochs=50, batch_size=batch_size, patience=50, progress=False, **cfg_args)
+    trainer = Trainer(model, tiny_dataset, cfg, time_limit=1000.0)
+    clock = iter(range(10**6))
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: 1000.0 - ticks_before_limit + next(clock))
+    snapshots = {}
+    trainer.callbacks.append(lambda e: snapshots.__setitem__(e.epoch, {k: v.clone() for k, v in model.state_dict().items()}))
+    return model, trainer, snapshots
+
+
+def test_time_limit_evaluates_the_weights_trained_since_the_last_evaluation(tiny_dataset, monkeypatch):
+    n_batches = -(-tiny_dataset.train.nnz // 16)
+    assert n_batches >= 4
+    # evaluations every 2 epochs; the limit falls in the middle of the third epoch
+    model, trainer, snapshots = _ticking_trainer(tiny_dataset, monkeypatch, 16, int(2.5 * n_batches), eval_every=2)
+    result = trainer.fit()
+    assert result.stopped == "time_limit" and result.epochs_run == 3 and len(result.epoch_seconds) == 2
+    assert sorted(snapshots) == [2, 3]  # epoch 3, cut short, was judged on what it had learned
+    assert [row["epoch"] for row in result.history] == [1, 2, 3] and "val_ndcg@20" in result.history[-1]
+    assert any(not torch.equal(snapshots[2][k], snapshots[3][k]) for k in snapshots[2])  # half an epoch trained
+    assert result.best_epoch in (2, 3)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, snapshots[result.best_epoch][name]), name
+
+
+def test_time_limit_between_epochs_evaluates_the_last_finished_one_once(tiny_dataset, monkeypatch):
+    n_batches = -(-tiny_dataset.train.nnz // 16)
+    # the limit is noticed at the first batch of epoch 2; epoch 1 (eval_every 2) was never evaluated
+    _, trainer, snapshots = _ticking_trainer(tiny_dataset, monkeypatch, 16, n_batches, eval_every=2)
+    result = trainer.fit()
+    assert result.stopped == "time_limit" and result.epochs_run == 1 and result.best_epoch == 1
+    assert sorted(snapshots) == [1] and [row["epoch"] for row in result.history] == [1]
+
+
+def test_time_limit_before_any_step_and_the_hard_deadline_evaluate_nothing(tiny_dataset):
+    import time
+
+    model = make_model(tiny_dataset)
+    cfg = TrainConfig(epochs=5, batch_size=64, progress=False)
+    result = Trainer(model, tiny_dataset, cfg, time_limit=time.monotonic() - 1).fit()
+    assert result.stopped == "time_limit" and result.epochs_run == 0 and result.best_epoch == 0
+    # both passed: the hard deadline wins, and it never evaluates
+    result = Trainer(make_model(tiny_dataset), tiny_dataset, cfg, deadline=time.monotonic() - 1,
+                     time_limit=time.monotonic() - 1).fit()
+    assert result.stopped == "deadline" and result.best_epoch == 0 and not result.eval_seconds
+
+
 def test_deadline_in_the_past_trains_nothing(tiny_dataset):
     import time
 

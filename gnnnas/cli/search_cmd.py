@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop this process after SECONDS; the running trial is recorded PRUNED")
     s.add_argument("--max-epochs", type=int, default=None, help="epochs per candidate (default: the space's)")
     s.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
-                   help="training seconds per candidate, a budget like --max-epochs: a candidate evaluated "
-                        "within it keeps its best result (default: no limit)")
+                   help="training seconds per candidate, a budget like --max-epochs: at the limit the candidate "
+                        "is evaluated once more and keeps its best result (default: no limit)")
     s.add_argument("--patience", type=int, default=None,
                    help="evaluations without improvement before a candidate stops (default: the space's)")
     s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")

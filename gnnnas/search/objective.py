@@ -192,15 +192,14 @@ class TrialRunner:
                 stop.append("pruned")
             return bool(stop)
 
-        deadline = ctx.deadline
-        if ctx.trial_timeout is not None:
-            own = time.monotonic() + ctx.trial_timeout
-            deadline = own if deadline is None else min(deadline, own)
-        result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor], deadline=deadline).fit()
-        if result.stopped == "deadline":
+        own = time.monotonic() + ctx.trial_timeout if ctx.trial_timeout is not None else None
+        result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor], deadline=ctx.deadline,
+                         time_limit=own).fit()
+        if result.stopped in ("deadline", "time_limit"):
             # The search's --timeout cuts a candidate short (PRUNED: not a finished result); the
-            # per-candidate limit is a training budget like max_epochs, so a candidate that was
-            # evaluated within it is a COMPLETE result with its best evaluated weights.
+            # per-candidate limit is a training budget like max_epochs (the trainer evaluates what was
+            # trained when it runs out), so a candidate evaluated within it is a COMPLETE result with
+            # its best evaluated weights.
             if ctx.past_deadline() or result.best_epoch == 0:
                 stop.append("timeout" if ctx.past_deadline() else "time_limit")
             else:

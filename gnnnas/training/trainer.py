@@ -56,7 +56,7 @@ class TrainResult:
     epoch_seconds: list[float]  # training time per epoch, evaluation excluded
     eval_seconds: list[float]
     history: list[dict] = field(default_factory=list)  # one row per epoch: epoch, loss, val metrics when evaluated
-    stopped: str = "max_epochs"  # max_epochs | early_stopping | callback | deadline
+    stopped: str = "max_epochs"  # max_epochs | early_stopping | callback | deadline | time_limit
 
     @property
     def median_epoch_seconds(self) -> float:
@@ -69,7 +69,17 @@ def _seed_everything(seed: int) -> None:
 
 
 class _DeadlineReached(Exception):
-    pass
+    def __init__(self, reason: str, loss: float):
+        super().__init__(reason)
+        self.reason = reason  # "deadline" | "time_limit"
+        self.loss = loss  # mean loss of the epoch's batches before the stop (NaN: none)
+
+
+@dataclass
+class _Best:
+    value: float = -math.inf
+    state: dict | None = None
+    evals_since: int = 0
 
 
 class Trainer:
@@ -79,11 +89,18 @@ class Trainer:
     mini-batch past it, mid-epoch if need be: a search's time limits must hold
     even for candidates whose epochs take minutes. The unfinished epoch is
     dropped and the best evaluated weights are restored, as after early stopping.
+
+    ``time_limit`` (also a :func:`time.monotonic` time) is a training budget,
+    like ``epochs``: it stops training the same way, but what was trained
+    since the last evaluation is evaluated once more first (labelled with the
+    epoch it interrupted), so a candidate whose epochs are slow is judged on
+    what it learned within its budget instead of leaving no result. When both
+    have passed, ``deadline`` wins: no evaluation.
     """
 
     def __init__(self, model: Recommender, dataset: Dataset, config: TrainConfig,
                  graph: BipartiteGraph | None = None, callbacks: list[Callback] | None = None,
-                 deadline: float | None = None):
+                 deadline: float | None = None, time_limit: float | None = None):
         if config.loss not in LOSSES:
             raise ValueError(f"unknown loss {config.loss!r}; expected one of {sorted(LOSSES)}")
         self.model, self.dataset, self.config = model, dataset, config
@@ -91,6 +108,7 @@ class Trainer:
         self.graph = graph if graph is not None else getattr(model, "graph", None)
         self.callbacks = list(callbacks or [])
         self.deadline = deadline
+        self.time_limit = time_limit
         self.loss_fn = LOSSES[config.loss]
         self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed,
                                        excluded_items=dataset.cold_items)
@@ -104,6 +122,16 @@ class Trainer:
             self.cold_evaluator = cold if cold.n_users else None
         self._dropout_rng = np.random.default_rng(config.seed + 1)
         self._optimizer: torch.optim.Optimizer | None = None
+        self._epoch_steps = 0  # optimizer steps of the current epoch
+        self._unevaluated_steps = 0  # optimizer steps since the last evaluation
+
+    def _stop_reason(self) -> str | None:
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            return "deadline"
+        if self.time_limit is not None and now >= self.time_limit:
+            return "time_limit"
+        return None
 
     def train_epoch(self) -> tuple[float, float]:
         """One pass over the training pairs: (mean loss, seconds). Evaluation is not included."""
@@ -124,11 +152,14 @@ class Trainer:
         neg_t = torch.from_numpy(neg).to(self.device)
         tables = model.embedding_tables()
         total, n = torch.zeros((), device=self.device), 0
+        self._epoch_steps = 0
+        timed = self.deadline is not None or self.time_limit is not None
         for start in range(0, users.size, cfg.batch_size):
-            if self.deadline is not None and time.monotonic() >= self.deadline:
+            reason = self._stop_reason() if timed else None
+            if reason is not None:
                 if cfg.edge_dropout > 0 and self.graph is not None:
                     model.set_graph(self.graph)
-                raise _DeadlineReached
+                raise _DeadlineReached(reason, float(total) / n if n else math.nan)
             u = users_t[start:start + cfg.batch_size]
             p = pos_t[start:start + cfg.batch_size]
             q = neg_t[start:start + cfg.batch_size]
@@ -151,6 +182,8 @@ class Trainer:
             if tables is not None and cfg.l2 > 0:
                 loss = loss.detach() + self._l2_step(tables, u, items)
             optimizer.step()
+            self._epoch_steps += 1
+            self._unevaluated_steps += 1
             total += loss.detach() * u.numel()
             n += u.numel()
         if cfg.edge_dropout > 0 and self.graph is not None:
@@ -194,48 +227,67 @@ class Trainer:
         result = TrainResult(best_epoch=0, best_val={}, epochs_run=0, epoch_seconds=[], eval_seconds=[])
         if not model.trainable:
             return result
-        best_value, best_state, evals_since_best = -math.inf, None, 0
+        best = _Best()
         bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=None if cfg.progress is None else not cfg.progress, leave=False)
         for epoch in bar:
             try:
                 loss, seconds = self.train_epoch()
-            except _DeadlineReached:
-                result.stopped = "deadline"
+            except _DeadlineReached as stop:
+                result.stopped = stop.reason
+                if stop.reason == "time_limit" and self.evaluator is not None and self._unevaluated_steps:
+                    # the budget's last word: judge the weights trained since the last evaluation, in the
+                    # epoch the limit cut short or, when it fell between epochs, the last (unevaluated) one
+                    if self._epoch_steps:
+                        last, row = epoch, {"epoch": epoch, "loss": stop.loss}
+                    else:
+                        last, row = epoch - 1, result.history.pop()
+                    result.epochs_run = last
+                    self._evaluate(last, row, result, best, bar)
+                    if result.stopped != "callback":  # a callback's stop (pruned) speaks for itself
+                        result.stopped = "time_limit"
                 break
             result.epoch_seconds.append(seconds)
             result.epochs_run = epoch
             row = {"epoch": epoch, "loss": loss}
             if self.evaluator is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
-                t1 = time.perf_counter()
-                scorer = model.scorer()
-                metrics = self.evaluator(scorer)
-                if self.cold_evaluator is not None:
-                    metrics.update({COLD_PREFIX + k: v for k, v in self.cold_evaluator(scorer).items()})
-                result.eval_seconds.append(time.perf_counter() - t1)
-                value = metrics[cfg.metric]
-                row.update({f"val_{k}": v for k, v in metrics.items()})
-                if value > best_value:
-                    best_value, evals_since_best = value, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                    result.best_epoch, result.best_val = epoch, metrics
-                else:
-                    evals_since_best += 1
-                bar.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{value:.4f}", "best": f"{best_value:.4f}"})
-                event = EvalEvent(epoch, metrics, value, best_value, result.best_epoch)
-                result.history.append(row)
-                if any(cb(event) for cb in self.callbacks):
-                    result.stopped = "callback"
-                    break
-                if evals_since_best >= cfg.patience:
-                    result.stopped = "early_stopping"
+                if self._evaluate(epoch, row, result, best, bar):
                     break
             else:
                 result.history.append(row)
                 bar.set_postfix(loss=f"{loss:.4f}")
         bar.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if best.state is not None:
+            model.load_state_dict(best.state)
         return result
+
+    def _evaluate(self, epoch: int, row: dict, result: TrainResult, best: _Best, bar) -> bool:
+        """Rank the validation split now, keep the weights if best, run the callbacks; True: stop training."""
+        cfg, model = self.config, self.model
+        t1 = time.perf_counter()
+        scorer = model.scorer()
+        metrics = self.evaluator(scorer)
+        if self.cold_evaluator is not None:
+            metrics.update({COLD_PREFIX + k: v for k, v in self.cold_evaluator(scorer).items()})
+        result.eval_seconds.append(time.perf_counter() - t1)
+        self._unevaluated_steps = 0
+        value = metrics[cfg.metric]
+        row.update({f"val_{k}": v for k, v in metrics.items()})
+        if value > best.value:
+            best.value, best.evals_since = value, 0
+            best.state = copy.deepcopy(model.state_dict())
+            result.best_epoch, result.best_val = epoch, metrics
+        else:
+            best.evals_since += 1
+        bar.set_postfix(loss=f"{row['loss']:.4f}", **{cfg.metric: f"{value:.4f}", "best": f"{best.value:.4f}"})
+        event = EvalEvent(epoch, metrics, value, best.value, result.best_epoch)
+        result.history.append(row)
+        if any(cb(event) for cb in self.callbacks):
+            result.stopped = "callback"
+            return True
+        if best.evals_since >= cfg.patience:
+            result.stopped = "early_stopping"
+            return True
+        return False
 
 
 def train(model: Recommender, dataset: Dataset, config: TrainConfig, callbacks: list[Callback] | None = None) -> TrainResult:
