@@ -15,7 +15,10 @@ split and training seed), the same controller and pruner, and the same
 ``--max-epochs`` (the spaces' own defaults differ, 100 vs. 200, which no
 short budget could finish); patience and evaluation interval stay the
 spaces' own (default: every 2 epochs, lightgcn: every 5, patience 5
-evaluations each). The winner is the best COMPLETE trial on validation
+evaluations each). Each space starts from its own initial design, as
+``gnnnas search`` does (``search.initial``: the default space trains the
+LightGCN and MF presets first, the LightGCN space the paper's LightGCN
+configuration); ``--initial none`` starts both from nothing. The winner is the best COMPLETE trial on validation
 NDCG@20, as ``best/`` exports it (``best_complete``: pruned, timed-out and
 failed trials never win); its test metrics were ranked once after its
 training and are reported, never selected on. gowalla-6000 is the first
@@ -84,6 +87,9 @@ def main() -> None:
     parser.add_argument("--hard-stop", type=float, default=30,
                         help="Ctrl-C a search still running this many seconds after its budget (start-up "
                              "included; 0: never); changes no result, only bounds the wall time")
+    parser.add_argument("--initial", default="space",
+                        help="the searches' --initial (default 'space': each space's own initial design, "
+                             "default: lightgcn,mf; lightgcn: lightgcn; 'none': both start from nothing)")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     datasets, spaces = args.datasets.split(","), args.spaces.split(",")
@@ -103,7 +109,8 @@ def main() -> None:
                 seconds = run_search(out, space=space, data=source, controller=args.controller, pruner=args.pruner,
                                      seed=args.seed, timeout=args.budget, trials=args.trials, max_epochs=max_epochs,
                                      threads=args.threads, hard_stop=args.hard_stop or None,
-                                     trial_timeout=args.trial_timeout or None)
+                                     trial_timeout=args.trial_timeout or None,
+                                     initial=None if args.initial == "space" else args.initial)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.final
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -135,7 +142,8 @@ def main() -> None:
 
     print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
-          f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}\n")
+          f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
+          f"initial design {args.initial}\n")
     print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
           "val NDCG@20 | test NDCG@20 | test Recall@20 |")
     print("|---|---|---|---|---|---|---|---|")

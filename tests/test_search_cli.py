@@ -170,6 +170,8 @@ def needs_controller(name):
     (["--trials", "-3"], ["--trials -3"]),
     (["--timeout", "-5"], ["--timeout -5"]),
     (["--study", "bad name"], ["--study", "bad name"]),
+    (["--initial", "gcn"], ["--initial", "'gcn'", "not in space"]),
+    (["--initial", "nope"], ["--initial", "'nope'", "unknown preset"]),
 ])
 def test_bad_search_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, tiny_csv, space, args, fragments):
     monkeypatch.chdir(tmp_path)  # a default runs/ folder would show up too

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "nor exported (optuna-tpe and optuna-nsga2 also steer their proposals by it)")
     s.add_argument("--max-params", type=int, default=None, metavar="N",
                    help="constraint: trials with more than N parameters are infeasible")
+    s.add_argument("--initial", default=None, metavar="PRESET[,PRESET]|none",
+                   help="presets a new study trains first, before the controller proposes (default: the space's "
+                        "search.initial, e.g. lightgcn,mf for the default space; optuna-* controllers)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     s.add_argument("--threads", type=int, default=None,
                    help="CPU threads per trial (default: the cores divided by this machine's running workers)")
@@ -119,7 +122,7 @@ def _search(args: argparse.Namespace) -> int:
                         quiet=args.quiet, patience=args.patience, eval_every=args.eval_every,
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
-                        **options)
+                        initial=args.initial, **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
               "run the same command to resume", file=sys.stderr)

@@ -18,7 +18,7 @@ import pandas as pd
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from gnnnas.search.budget import is_surplus
+from gnnnas.search.budget import recorded
 from gnnnas.search.leaderboard import pareto_ranks
 
 STATUSES = ("complete", "pruned", "fail", "running", "waiting")
@@ -265,7 +265,7 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     objectives = _objectives(study, attrs)
     metric = attrs.get("metric")
     maximize = directions[0] == "maximize"
-    frozen = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
+    frozen = recorded(study)
     starts = [t.datetime_start for t in frozen if t.datetime_start is not None]
     origin = min(starts) if starts else now
     stale = stale_running(study, now)

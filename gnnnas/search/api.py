@@ -31,6 +31,7 @@ from gnnnas.evaluation.metrics import METRICS
 from gnnnas.search.best import Exported, best_complete, export_trial, ks_for
 from gnnnas.search.budget import Budget
 from gnnnas.search.controllers import CONTROLLERS, Controller
+from gnnnas.search.initial import enqueue_initial, resolve_initial
 from gnnnas.search.leaderboard import leaderboard, write_csv
 from gnnnas.search.liveness import auto_threads, fail_stale_trials
 from gnnnas.search.objective import TrialContext, TrialRunner
@@ -236,7 +237,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            quiet: bool = True, *, patience: int | None = None, eval_every: int | None = None, keep_weights: int = 3,
            threads: int | None = None, trial_timeout: float | None = None,
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
-           max_params: int | None = None, **data_options: Any) -> SearchResult:
+           max_params: int | None = None, initial: str | Sequence[str] | None = None,
+           **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
     ``trials`` is the study's total budget of finished trials (shared with
@@ -260,6 +262,10 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     trial over one is infeasible, shown but never ranked before a feasible
     trial nor exported. ``pruner`` defaults to ``asha``, or ``cost_aware``
     for a multi-objective study.
+
+    ``initial`` names presets a new study trains first (the initial design,
+    :mod:`gnnnas.search.initial`): ``None`` takes the space's
+    ``search.initial``, ``"none"`` or ``[]`` none.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
@@ -289,6 +295,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     # A controller that cannot search this space (nni-grid and float ranges, nni-bohb and a space with
     # nothing to vary, a missing optional package) says so now, before any folder or study exists.
     ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, 0, worker=False), max_epochs)
+    initial_names = resolve_initial(initial, space_obj, ctrl)
     device_obj = resolve_device(device)
     study_name = _check_study_name(study or space_obj.name)
     out = Path(out) if out is not None else Path("runs") / study_name
@@ -324,6 +331,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     existing = len(study_obj.get_trials(deepcopy=False))
     if existing:  # a resumed study: seed the controller so that it does not replay the first run's proposals
         ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, existing, worker=False), max_epochs)
+    if not resumed and initial_names:  # after counting: the controller's seed stays that of a new study
+        enqueue_initial(study_obj, space_obj, initial_names)
     progress = Progress(trials, metric, quiet=quiet)
     session = Session(study=_with_sampler(storage_obj, study_name, ctrl, pruner, max_epochs, eval_every),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
@@ -334,7 +343,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
         progress.line(f"resuming study {study_name}: {counts(study_obj)[0]} of {trials} trials done")
     else:
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
-                      f"({controller}, pruner {pruner}, {','.join(goals.names)}); results in {out}")
+                      f"({controller}, pruner {pruner}, {','.join(goals.names)}"
+                      f"{'; first ' + ', '.join(initial_names) if initial_names else ''}); results in {out}")
     return run(session)
 
 

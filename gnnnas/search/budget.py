@@ -30,6 +30,12 @@ def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
     return bool(trial.user_attrs.get("surplus"))
 
 
+def recorded(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials as leaderboards and reports show them: surplus trials and queued
+    (WAITING, not yet started: an initial design the budget never reached) left out."""
+    return [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and t.state != TrialState.WAITING]
+
+
 def counts(study: optuna.Study) -> tuple[int, int]:
     """(finished, running) trials of the study, surplus trials left out."""
     finished = running = 0

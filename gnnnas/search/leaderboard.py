@@ -23,7 +23,8 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from gnnnas.evaluation.ranking import COLD_PREFIX
-from gnnnas.search.budget import is_surplus
+from gnnnas.search.budget import recorded
+from gnnnas.search.initial import proposed_by
 from gnnnas.search.objectives import COST_ATTRS, Constraints, is_feasible, penalty
 
 DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "features",
@@ -148,7 +149,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     metric = study_metric(study)
     multi = study._is_multi_objective()
     limits = Constraints.from_dict(study.user_attrs.get("constraints"))
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
+    trials = recorded(study)
     warm = metric[len(COLD_PREFIX):] if metric.startswith(COLD_PREFIX) else metric
     extra = list(dict.fromkeys(m for m in (warm, "recall@20", *cold_metrics(trials, metric)) if m != metric))
     ranks = pareto_ranks(study, trials) if multi else {}
@@ -156,7 +157,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     for t in trials:
         a = t.user_attrs
         val, test = a.get("val") or {}, a.get("test") or {}
-        row = {"trial": t.number, "controller": a.get("controller"), "status": t.state.name.lower(),
+        row = {"trial": t.number, "controller": proposed_by(a), "status": t.state.name.lower(),
                **_dims(a.get("spec"))}
         for m in [metric, *extra]:
             row[f"val_{m}"] = val.get(m)

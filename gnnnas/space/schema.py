@@ -17,7 +17,7 @@ from gnnnas.space.conditions import ParsedDimension, resolve
 from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
 from gnnnas.space.fields import FIELDS, SECTIONS, Field, Integer, Number, OneOf, section_fields
 from gnnnas.space.settings import SearchSettings
-from gnnnas.space.source import KeyPath, Source, describe_value, parse_yaml, read_text
+from gnnnas.space.source import KeyPath, Source, SpaceError, describe_value, parse_yaml, read_text
 from gnnnas.space.space import GLOBAL, INDEPENDENT, SHARED, SearchSpace
 
 TOP_KEYS = ("name", "description", "search", "presets", *SECTIONS)
@@ -61,8 +61,10 @@ def build_space(data: Any, source: Source, path: Path | None = None) -> SearchSp
     # A file that lists presets and writes no section at all is only its presets; a section key,
     # even an empty one, keeps the declared space (its ArchSpec defaults at least) in the union.
     searched = not presets or any(section in data for section in SECTIONS)
-    return SearchSpace(name=name, description=description, dimensions=dimensions, search=settings, path=path,
-                       presets=presets, searched=searched)
+    space = SearchSpace(name=name, description=description, dimensions=dimensions, search=settings, path=path,
+                        presets=presets, searched=searched)
+    _check_initial(space, source)
+    return space
 
 
 # --- small checks ------------------------------------------------------------
@@ -117,19 +119,34 @@ def _search_settings(raw: Any, source: Source) -> SearchSettings:
             source.fail(path + ("metric",), f"{metric!r} is not a metric; expected NAME@K with NAME one of "
                                             f"{', '.join(METRICS)} and K >= 1 (e.g. ndcg@20)")
         values["metric"] = f"{name}@{int(k)}"
+    if "initial" in raw:
+        values["initial"] = _preset_names(raw["initial"], path + ("initial",), source, allow_empty=True)
     if values["eval_every"] > values["max_epochs"]:
         source.fail(path + ("eval_every",), f"{values['eval_every']} evaluates after max_epochs="
                                             f"{values['max_epochs']}; expected at most max_epochs")
+    values["initial"] = tuple(values["initial"])
     return SearchSettings(**values)
+
+
+def _check_initial(space: SearchSpace, source: Source) -> None:
+    """Every preset of ``search.initial`` must be a point of the space (its first trials are drawn from it)."""
+    for i, name in enumerate(space.search.initial):
+        try:
+            space.params_of(PRESETS[name].spec, name)
+        except SpaceError as err:
+            source.fail(("search", "initial", i), f"preset {name!r} is not in this space: {err.problem}")
 
 
 # --- presets -----------------------------------------------------------------------
 def _presets(raw: Any, source: Source) -> tuple[str, ...]:
-    path: KeyPath = ("presets",)
+    return _preset_names(raw, ("presets",), source)
+
+
+def _preset_names(raw: Any, path: KeyPath, source: Source, allow_empty: bool = False) -> tuple[str, ...]:
     known = ", ".join(PRESETS)
     if not isinstance(raw, list):
         source.fail(path, f"got {describe_value(raw)}; expected a list of preset names (from {known})")
-    if not raw:
+    if not raw and not allow_empty:
         source.fail(path, f"no presets; expected a non-empty list of preset names (from {known})")
     names: list[str] = []
     for i, item in enumerate(raw):

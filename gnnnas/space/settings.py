@@ -11,13 +11,18 @@ class SearchSettings:
 
     ``patience`` counts evaluations (every ``eval_every`` epochs) without
     improvement of ``metric`` on the validation split, as in
-    :class:`~gnnnas.training.config.TrainConfig`.
+    :class:`~gnnnas.training.config.TrainConfig`. ``initial`` names presets
+    (:data:`~gnnnas.models.presets.PRESETS`, points of the space) that a new
+    study trains first, before the controller proposes anything: the
+    initial design, so that a search starts from the field's known-good
+    architectures instead of only from random draws.
     """
 
     max_epochs: int = 50
     patience: int = 5
     eval_every: int = 1
     metric: str = "ndcg@20"
+    initial: tuple[str, ...] = ()
 
     @property
     def metric_name(self) -> str:
@@ -28,4 +33,6 @@ class SearchSettings:
         return int(self.metric.partition("@")[2])
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["initial"] = list(self.initial)
+        return out

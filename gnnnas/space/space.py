@@ -40,14 +40,28 @@ from gnnnas.models.presets import PRESETS
 from gnnnas.models.spec import ArchSpec, LayerSpec, TrainingSpec
 from gnnnas.space.distributions import Distribution, FloatRange, TrialLike
 from gnnnas.space.fields import Field
+from gnnnas.space.source import SpaceError
 from gnnnas.space.settings import SearchSettings
-from gnnnas.space.trials import RandomTrial, ReplayTrial
+from gnnnas.space.trials import RandomTrial, ReplayTrial, SpecTrial
 
 GLOBAL, SHARED, INDEPENDENT = "global", "shared", "independent"
 #: The parameter that picks a preset (or the declared space) in a space with ``presets``.
 PRESET_PARAM = "preset"
 #: The ``preset`` choice that samples the declared dimensions.
 SEARCHED = "searched"
+
+
+def _first_difference(want: Any, got: Any, path: str = "") -> tuple[str, Any, Any]:
+    """The first (dotted path, wanted, got) where two ``to_dict`` records differ."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        for key in want:
+            if want[key] != got.get(key):
+                return _first_difference(want[key], got.get(key), f"{path}.{key}" if path else key)
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        for i, (a, b) in enumerate(zip(want, got)):
+            if a != b:
+                return _first_difference(a, b, f"{path}[{i}]")
+    return path, want, got
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,27 @@ class SearchSpace:
         return spec
 
     fixed_params = to_spec  # Optuna's name for the same idea (optuna.trial.FixedTrial)
+
+    def params_of(self, spec: ArchSpec, preset: str | None = None) -> dict[str, Any]:
+        """The parameters under which this space samples ``spec``: the inverse of :meth:`to_spec`.
+
+        ``preset`` names ``spec`` when it is one of the space's presets (its
+        parameters are then just ``preset``). Raises :class:`SpaceError` when
+        ``spec`` is not a point of the space, naming the first parameter or
+        field that differs.
+        """
+        if preset is not None and preset in self.presets:
+            return {PRESET_PARAM: preset}
+        if not self.searched:
+            raise SpaceError(f"the architecture is not one of the presets {', '.join(self.presets)}",
+                             file=self.label)
+        trial = SpecTrial(spec, self.label, fixed={PRESET_PARAM: SEARCHED})
+        drawn = self.sample(trial)
+        if drawn != spec:
+            # a field the space does not vary (or fixes to another value) differs
+            key, want, got = _first_difference(spec.to_dict(), drawn.to_dict())
+            raise SpaceError(f"{key} {want!r} is outside this space (its dimensions give {got!r})", file=self.label)
+        return dict(trial.params)
 
     def _draw(self, trial: TrialLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         top: dict[str, Any] = {}

@@ -1,6 +1,6 @@
-"""Trials without Optuna: uniform random sampling and replay of recorded parameters.
+"""Trials without Optuna: uniform random sampling, replay of recorded parameters, and an architecture's own values.
 
-Both implement the three ``suggest_*`` methods of Optuna's trial API with the
+All implement the three ``suggest_*`` methods of Optuna's trial API with the
 same semantics (repeating a name returns the recorded value; ``log`` ranges
 are log-uniform; integer ``log`` ranges are rounded from a log-uniform draw
 over ``[low - 0.5, high + 0.5]``) and record ``params`` like ``trial.params``.
@@ -9,6 +9,7 @@ over ``[low - 0.5, high + 0.5]``) and record ``params`` like ``trial.params``.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -111,3 +112,66 @@ class ReplayTrial:
         if extra:
             raise SpaceError(f"parameter {extra[0]!r} is not used by this architecture "
                              f"(unexpected: {', '.join(extra)})", file=self.label)
+
+
+_LAYER_PARAM = re.compile(r"^layer(\d+)\.(\w+)$")
+
+
+class SpecTrial:
+    """Answers every suggestion with the value a known architecture has: sampling run backwards.
+
+    ``space.sample(SpecTrial(spec))`` records in ``params`` the parameters
+    under which the space draws ``spec`` (to enqueue a preset as a search's
+    first trial, say). A value the suggestion's range does not hold raises
+    :class:`SpaceError` naming the parameter. ``fixed`` pre-answers names that
+    are not fields of the architecture (a space's ``preset`` choice).
+    """
+
+    def __init__(self, spec: Any, label: str, fixed: Mapping[str, Any] | None = None) -> None:
+        self.spec = spec
+        self.label = label
+        self.fixed = dict(fixed or {})
+        self.params: dict[str, Any] = {}
+
+    def _value(self, name: str) -> Any:
+        from gnnnas.models.spec import LayerSpec
+
+        spec = self.spec
+        if name in self.fixed:
+            return self.fixed[name]
+        if name == "num_layers":
+            return len(spec.layers)
+        if name.startswith("training."):
+            return getattr(spec.training, name.partition(".")[2])
+        per_layer = _LAYER_PARAM.match(name)
+        if per_layer:
+            index, field = int(per_layer.group(1)), per_layer.group(2)
+            return getattr(spec.layers[index], field)
+        if name in LayerSpec.__dataclass_fields__:
+            # One value shared by the layers where the dimension is active; the other layers keep
+            # the field default, so the first value that differs from it is the shared one.
+            default = LayerSpec.__dataclass_fields__[name].default
+            return next((v for v in (getattr(layer, name) for layer in spec.layers) if v != default), default)
+        return getattr(spec, name)
+
+    def _answer(self, name: str, ok: bool, value: Any, expected: str) -> Any:
+        if not ok:
+            raise SpaceError(f"{name} {value!r} is outside this space; expected {expected}", file=self.label)
+        self.params[name] = value
+        return value
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        value = self._value(name)
+        match = next((c for c in choices if _same(c, value)), _MISSING)
+        return self._answer(name, match is not _MISSING, value if match is _MISSING else match,
+                            f"one of {', '.join(map(str, choices))}")
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+        value = self._value(name)
+        ok = isinstance(value, int) and low <= value <= high and (value - low) % step == 0
+        return self._answer(name, ok, value, f"an integer in {low}..{high}")
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+        value = self._value(name)
+        ok = isinstance(value, (int, float)) and low <= value <= high
+        return self._answer(name, ok, float(value) if ok else value, f"a number in {low:g}..{high:g}")

@@ -53,6 +53,8 @@ class Controller(ABC):
     multi_fidelity: ClassVar[bool] = False
     #: True when the controller can search several objectives at once (``--objectives``).
     multi_objective: ClassVar[bool] = False
+    #: True when the study may hand out fixed first trials (the initial design, :mod:`gnnnas.search.initial`).
+    initial_design: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int = 0, max_epochs: int = 50) -> None:
         self.space = space

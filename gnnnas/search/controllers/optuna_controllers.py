@@ -23,6 +23,8 @@ logging.getLogger("optuna._gp.batched_lbfgsb").addFilter(lambda record: "greenle
 class OptunaController(Controller):
     """Base for sampler-backed controllers: ``ask`` = ``study.ask()`` + ``space.sample(trial)``."""
 
+    initial_design = True  # study.ask() hands out enqueued trials first, whatever the sampler
+
     def ask(self, study: optuna.Study) -> Suggestion | None:
         trial = study.ask()
         return Suggestion(trial=trial, spec=self.space.sample(trial))
