@@ -13,11 +13,12 @@ from gnnnas.models.presets import PRESETS
 from gnnnas.search.controllers import CONTROLLERS
 from gnnnas.search.initial import resolve_initial
 from gnnnas.space import SpaceError, load_space, parse_space
+from gnnnas.space.settings import InitialPoint
 
 SPACE = """
 name: warm
 description: a test space that holds the LightGCN and MF presets
-search: {max_epochs: 2, patience: 2, initial: [lightgcn, mf]}
+search: {max_epochs: 2, patience: 2, initial: [lightgcn, {preset: mf, lr: 5.0e-3}]}
 architecture:
   embedding_dim: [16, 64]
   combination: [mean, sum]
@@ -66,28 +67,46 @@ def test_presets_space_answers_with_the_preset_parameter():
 
 
 def test_bundled_spaces_declare_their_initial_design():
-    assert load_space("default").search.initial == ("lightgcn", "mf")
-    assert load_space("lightgcn").search.initial == ("lightgcn",)
+    fast = (("lr", 5e-3),)
+    assert load_space("default").search.initial == (InitialPoint("lightgcn", fast), InitialPoint("mf", fast))
+    assert load_space("lightgcn").search.initial == (InitialPoint("lightgcn", fast),)
     assert load_space("tiny").search.initial == ()
 
 
-@pytest.mark.parametrize("initial, message", [
-    ("[gcn]", r"search\.initial\[0\]: preset 'gcn' is not in this space: combination 'last' is outside"),
-    ("[nope]", r"search\.initial\[0\]: unknown preset 'nope'"),
-    ("lightgcn", r"search\.initial: got 'lightgcn' \(str\); expected a list of preset names"),
+def test_an_initial_point_sets_the_presets_training_knobs():
+    point = InitialPoint("lightgcn", (("lr", 5e-3), ("batch_size", 1024)))
+    spec = point.spec()
+    assert spec.training.lr == 5e-3 and spec.training.batch_size == 1024 and spec.training.l2 == 1e-4
+    assert spec.layers == PRESETS["lightgcn"].spec.layers
+    assert point.label == "lightgcn lr=0.005 batch_size=1024"
+    assert parse_space(SPACE, "warm.yaml").search.to_dict()["initial"] == ["lightgcn", {"preset": "mf", "lr": 5e-3}]
+
+
+BAD_INITIAL = [
+    ("[gcn]", r"search\.initial\[0\]: 'gcn' is not in this space: combination 'last' is outside"),
+    ("[nope]", r"search\.initial\[0\]: got 'nope' \(str\); expected a preset name"),
+    ("lightgcn", r"search\.initial: got 'lightgcn' \(str\); expected a list"),
     ("[mf, mf]", r"search\.initial\[1\]: 'mf' is listed twice"),
-])
+    ("[{preset: mf, lr: 0.5}]", r"search\.initial\[0\]: 'mf lr=0.5' is not in this space: training\.lr 0\.5"),
+    ("[{preset: mf, hidden: 8}]", r"search\.initial\[0\]\.hidden: unknown key 'hidden'; expected one of preset, lr"),
+    ("[{lr: 0.001}]", r"search\.initial\[0\]: got nothing; expected a preset name"),
+    ("[{preset: mf, lr: -1}]", r"search\.initial\[0\]: training\.lr"),
+]
+
+
+@pytest.mark.parametrize("initial, message", BAD_INITIAL)
 def test_bad_initial_in_a_space_file_is_one_line_naming_the_key(initial, message):
     with pytest.raises(SpaceError, match=message) as err:
-        parse_space(SPACE.replace("initial: [lightgcn, mf]", f"initial: {initial}"), "warm.yaml")
+        parse_space(SPACE.replace("initial: [lightgcn, {preset: mf, lr: 5.0e-3}]", f"initial: {initial}"),
+                    "warm.yaml")
     assert "\n" not in str(err.value) and str(err.value).startswith("warm.yaml:4: ")
 
 
 def test_resolve_initial_overrides_and_refusals():
     space = parse_space(SPACE, "warm.yaml")
     tpe = CONTROLLERS["optuna-tpe"](space)
-    assert resolve_initial(None, space, tpe) == ("lightgcn", "mf")
-    assert resolve_initial("mf", space, tpe) == ("mf",)
+    assert resolve_initial(None, space, tpe) == (InitialPoint("lightgcn"), InitialPoint("mf", (("lr", 5e-3),)))
+    assert resolve_initial("mf", space, tpe) == (InitialPoint("mf"),)  # the preset as defined
     assert resolve_initial("none", space, tpe) == resolve_initial([], space, tpe) == ()
     with pytest.raises(GnnnasError, match=r"--initial 'gcn': preset not in space warm: combination 'last'"):
         resolve_initial("lightgcn,gcn", space, tpe)
@@ -104,8 +123,9 @@ def test_a_new_study_trains_the_initial_presets_first(tiny_csv, warm_space, tmp_
     result = gnnnas.search(space=warm_space, data=str(tiny_csv), out=str(tmp_path / "run"), trials=4, pruner="none")
     trials = sorted(result.study.get_trials(), key=lambda t: t.number)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
-    assert spec_of(trials[0]) == PRESETS["lightgcn"].spec and spec_of(trials[1]) == PRESETS["mf"].spec
-    assert [t.user_attrs.get("initial") for t in trials] == ["lightgcn", "mf", None, None]
+    assert spec_of(trials[0]) == PRESETS["lightgcn"].spec
+    assert spec_of(trials[1]) == InitialPoint("mf", (("lr", 5e-3),)).spec() != PRESETS["mf"].spec
+    assert [t.user_attrs.get("initial") for t in trials] == ["lightgcn", "mf lr=0.005", None, None]
     # the sampler recorded them like its own proposals (TPE learns from them)
     assert trials[0].params["num_layers"] == 3 and trials[0].params["training.lr"] == pytest.approx(1e-3)
     board = result.leaderboard.set_index("trial")
@@ -122,8 +142,8 @@ def test_budget_below_the_initial_design_then_resume_runs_the_rest_once(tiny_csv
     again = gnnnas.search(space=warm_space, data=str(tiny_csv), out=str(out), trials=3, pruner="none")
     trials = sorted(again.study.get_trials(), key=lambda t: t.number)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
-    assert [t.user_attrs.get("initial") for t in trials] == ["lightgcn", "mf", None]  # not enqueued again
-    assert spec_of(trials[1]) == PRESETS["mf"].spec
+    assert [t.user_attrs.get("initial") for t in trials] == ["lightgcn", "mf lr=0.005", None]  # not enqueued again
+    assert spec_of(trials[1]).training.lr == 5e-3 and not spec_of(trials[1]).layers
 
 
 def test_initial_none_leaves_the_first_trial_to_the_controller(tiny_csv, warm_space, tmp_path):

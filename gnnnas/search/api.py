@@ -344,7 +344,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     else:
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
                       f"({controller}, pruner {pruner}, {','.join(goals.names)}"
-                      f"{'; first ' + ', '.join(initial_names) if initial_names else ''}); results in {out}")
+                      f"{'; first ' + ', '.join(p.label for p in initial_names) if initial_names else ''}); results in {out}")
     return run(session)
 
 

@@ -4,7 +4,9 @@ A sampler starting from nothing spends its first trials on random draws
 (TPE's start-up trials, NSGA-II's first generation). A space's
 ``search.initial`` (or ``--initial``) names architectures from
 :data:`~gnnnas.models.presets.PRESETS` that are points of the space, the
-field's known-good baselines such as LightGCN and MF; a new study enqueues
+field's known-good baselines such as LightGCN and MF, optionally with their
+training knobs set for the search (:class:`~gnnnas.space.settings.InitialPoint`:
+a paper's learning rate is tuned for hundreds of epochs); a new study enqueues
 them (``study.enqueue_trial``) with the parameters the space would sample
 them under, so they are ordinary trials of the study: the sampler learns
 from them, the pruner judges them and the leaderboard ranks them. Only a
@@ -24,14 +26,17 @@ from gnnnas.errors import GnnnasError
 from gnnnas.models.presets import PRESETS
 from gnnnas.search.controllers.base import Controller
 from gnnnas.space import SearchSpace
+from gnnnas.space.settings import InitialPoint
 from gnnnas.space.source import SpaceError
 
 #: User attr of an enqueued trial: the preset it trains.
 INITIAL_ATTR = "initial"
 
 
-def resolve_initial(requested: str | Sequence[str] | None, space: SearchSpace, controller: Controller) -> tuple[str, ...]:
-    """The presets to enqueue: ``requested`` (names, ``"a,b"`` or ``"none"``) or else the space's ``search.initial``.
+def resolve_initial(requested: str | Sequence[str] | None, space: SearchSpace,
+                    controller: Controller) -> tuple[InitialPoint, ...]:
+    """What to enqueue: ``requested`` (preset names as they are defined, ``"a,b"`` or ``"none"``) or else
+    the space's ``search.initial``.
 
     An explicit request that the space or controller cannot honour is an
     error; the space's own list is skipped for controllers that take no
@@ -54,15 +59,15 @@ def resolve_initial(requested: str | Sequence[str] | None, space: SearchSpace, c
             raise GnnnasError(f"--initial {name!r}: preset not in space {space.name}: {err.problem}") from None
     if len(set(names)) != len(names):
         raise GnnnasError(f"--initial {','.join(names)}: a preset is listed twice; expected distinct presets")
-    return tuple(names)
+    return tuple(InitialPoint(name) for name in names)
 
 
-def enqueue_initial(study: optuna.Study, space: SearchSpace, names: Sequence[str]) -> None:
-    """Queue ``names`` as the study's next trials, in order (``study.ask()`` hands them out first)."""
+def enqueue_initial(study: optuna.Study, space: SearchSpace, points: Sequence[InitialPoint]) -> None:
+    """Queue ``points`` as the study's next trials, in order (``study.ask()`` hands them out first)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        for name in names:
-            study.enqueue_trial(space.params_of(PRESETS[name].spec, name), user_attrs={INITIAL_ATTR: name},
+        for point in points:
+            study.enqueue_trial(space.params_of(point.spec(), point.preset), user_attrs={INITIAL_ATTR: point.label},
                                 skip_if_exists=True)
 
 

@@ -9,14 +9,17 @@ need every dimension parsed first, are resolved in :mod:`gnnnas.space.conditions
 from __future__ import annotations
 
 import re
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
+from gnnnas.errors import GnnnasError
 from gnnnas.models.presets import PRESETS
+from gnnnas.models.spec import TrainingSpec
 from gnnnas.space.conditions import ParsedDimension, resolve
 from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
 from gnnnas.space.fields import FIELDS, SECTIONS, Field, Integer, Number, OneOf, section_fields
-from gnnnas.space.settings import SearchSettings
+from gnnnas.space.settings import InitialPoint, SearchSettings
 from gnnnas.space.source import KeyPath, Source, SpaceError, describe_value, parse_yaml, read_text
 from gnnnas.space.space import GLOBAL, INDEPENDENT, SHARED, SearchSpace
 
@@ -119,34 +122,58 @@ def _search_settings(raw: Any, source: Source) -> SearchSettings:
             source.fail(path + ("metric",), f"{metric!r} is not a metric; expected NAME@K with NAME one of "
                                             f"{', '.join(METRICS)} and K >= 1 (e.g. ndcg@20)")
         values["metric"] = f"{name}@{int(k)}"
-    if "initial" in raw:
-        values["initial"] = _preset_names(raw["initial"], path + ("initial",), source, allow_empty=True)
+    values["initial"] = _initial_points(raw["initial"], path + ("initial",), source) if "initial" in raw else ()
     if values["eval_every"] > values["max_epochs"]:
         source.fail(path + ("eval_every",), f"{values['eval_every']} evaluates after max_epochs="
                                             f"{values['max_epochs']}; expected at most max_epochs")
-    values["initial"] = tuple(values["initial"])
     return SearchSettings(**values)
+
+
+def _initial_points(raw: Any, path: KeyPath, source: Source) -> tuple[InitialPoint, ...]:
+    """``[lightgcn, {preset: mf, lr: 5.0e-3}]``: preset names, or a preset with training knobs set."""
+    known = ", ".join(PRESETS)
+    knobs = tuple(f.name for f in dataclass_fields(TrainingSpec))
+    expected = f"a preset name ({known}) or a mapping {{preset: NAME, <training field>: value}}"
+    if not isinstance(raw, list):
+        source.fail(path, f"got {describe_value(raw)}; expected a list, each item {expected}")
+    points: list[InitialPoint] = []
+    for i, item in enumerate(raw):
+        at = path + (i,)
+        if isinstance(item, dict):
+            _known_keys(item, at, ("preset", *knobs), source)
+            name = item.get("preset")
+            training = tuple((k, item[k]) for k in knobs if k in item)
+        else:
+            name, training = item, ()
+        if not isinstance(name, str) or name not in PRESETS:
+            source.fail(at, f"got {describe_value(name)}; expected {expected}")
+        point = InitialPoint(name, training)
+        try:
+            point.spec().validate()
+        except (GnnnasError, TypeError) as err:
+            source.fail(at, str(err))
+        if any(p.label == point.label for p in points):
+            source.fail(at, f"{point.label!r} is listed twice; expected distinct points")
+        points.append(point)
+    return tuple(points)
 
 
 def _check_initial(space: SearchSpace, source: Source) -> None:
     """Every preset of ``search.initial`` must be a point of the space (its first trials are drawn from it)."""
-    for i, name in enumerate(space.search.initial):
+    for i, point in enumerate(space.search.initial):
         try:
-            space.params_of(PRESETS[name].spec, name)
+            space.params_of(point.spec(), point.preset)
         except SpaceError as err:
-            source.fail(("search", "initial", i), f"preset {name!r} is not in this space: {err.problem}")
+            source.fail(("search", "initial", i), f"{point.label!r} is not in this space: {err.problem}")
 
 
 # --- presets -----------------------------------------------------------------------
 def _presets(raw: Any, source: Source) -> tuple[str, ...]:
-    return _preset_names(raw, ("presets",), source)
-
-
-def _preset_names(raw: Any, path: KeyPath, source: Source, allow_empty: bool = False) -> tuple[str, ...]:
+    path: KeyPath = ("presets",)
     known = ", ".join(PRESETS)
     if not isinstance(raw, list):
         source.fail(path, f"got {describe_value(raw)}; expected a list of preset names (from {known})")
-    if not raw and not allow_empty:
+    if not raw:
         source.fail(path, f"no presets; expected a non-empty list of preset names (from {known})")
     names: list[str] = []
     for i, item in enumerate(raw):

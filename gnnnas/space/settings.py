@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from gnnnas.models.presets import PRESETS
+from gnnnas.models.spec import ArchSpec
+
+
+@dataclass(frozen=True)
+class InitialPoint:
+    """A preset a new study trains first, its training knobs optionally set for the search.
+
+    ``training`` overrides fields of the preset's :class:`~gnnnas.models.spec.TrainingSpec`
+    (``lr``, ``l2``, ``batch_size``, ``num_negatives``): a paper's learning rate is
+    tuned for hundreds of epochs, a search gives each candidate far fewer.
+    """
+
+    preset: str
+    training: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``lightgcn`` or ``lightgcn lr=0.005``: how leaderboards and messages name it."""
+        return " ".join([self.preset, *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in self.training)])
+
+    def spec(self) -> ArchSpec:
+        base = PRESETS[self.preset].spec
+        return replace(base, training=replace(base.training, **dict(self.training))) if self.training else base
+
+    def to_dict(self) -> str | dict:
+        return {"preset": self.preset, **dict(self.training)} if self.training else self.preset
 
 
 @dataclass(frozen=True)
@@ -11,7 +41,7 @@ class SearchSettings:
 
     ``patience`` counts evaluations (every ``eval_every`` epochs) without
     improvement of ``metric`` on the validation split, as in
-    :class:`~gnnnas.training.config.TrainConfig`. ``initial`` names presets
+    :class:`~gnnnas.training.config.TrainConfig`. ``initial`` lists presets
     (:data:`~gnnnas.models.presets.PRESETS`, points of the space) that a new
     study trains first, before the controller proposes anything: the
     initial design, so that a search starts from the field's known-good
@@ -22,7 +52,7 @@ class SearchSettings:
     patience: int = 5
     eval_every: int = 1
     metric: str = "ndcg@20"
-    initial: tuple[str, ...] = ()
+    initial: tuple[InitialPoint, ...] = ()
 
     @property
     def metric_name(self) -> str:
@@ -34,5 +64,5 @@ class SearchSettings:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["initial"] = list(self.initial)
+        out["initial"] = [p.to_dict() for p in self.initial]
         return out
