@@ -295,7 +295,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     # A controller that cannot search this space (nni-grid and float ranges, nni-bohb and a space with
     # nothing to vary, a missing optional package) says so now, before any folder or study exists.
     ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, 0, worker=False), max_epochs)
-    initial_names = resolve_initial(initial, space_obj, ctrl)
+    initial_points = resolve_initial(initial, space_obj, ctrl)
     device_obj = resolve_device(device)
     study_name = _check_study_name(study or space_obj.name)
     out = Path(out) if out is not None else Path("runs") / study_name
@@ -331,8 +331,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     existing = len(study_obj.get_trials(deepcopy=False))
     if existing:  # a resumed study: seed the controller so that it does not replay the first run's proposals
         ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, existing, worker=False), max_epochs)
-    if not resumed and initial_names:  # after counting: the controller's seed stays that of a new study
-        enqueue_initial(study_obj, space_obj, initial_names)
+    if not resumed and initial_points:  # after counting: the controller's seed stays that of a new study
+        enqueue_initial(study_obj, space_obj, initial_points)
     progress = Progress(trials, metric, quiet=quiet)
     session = Session(study=_with_sampler(storage_obj, study_name, ctrl, pruner, max_epochs, eval_every),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
@@ -344,7 +344,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     else:
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
                       f"({controller}, pruner {pruner}, {','.join(goals.names)}"
-                      f"{'; first ' + ', '.join(p.label for p in initial_names) if initial_names else ''}); results in {out}")
+                      f"{'; first ' + ', '.join(p.label for p in initial_points) if initial_points else ''}); "
+                      f"results in {out}")
     return run(session)
 
 
