@@ -117,28 +117,27 @@ class ReplayTrial:
 _LAYER_PARAM = re.compile(r"^layer(\d+)\.(\w+)$")
 
 
-class SpecTrial:
+class SpecTrial(ReplayTrial):
     """Answers every suggestion with the value a known architecture has: sampling run backwards.
 
     ``space.sample(SpecTrial(spec))`` records in ``params`` the parameters
     under which the space draws ``spec`` (to enqueue a preset as a search's
     first trial, say). A value the suggestion's range does not hold raises
     :class:`SpaceError` naming the parameter. ``fixed`` pre-answers names that
-    are not fields of the architecture (a space's ``preset`` choice).
+    are not fields of the architecture (a space's ``preset`` choice). The
+    range checks are :class:`ReplayTrial`'s; only where values come from differs.
     """
 
     def __init__(self, spec: Any, label: str, fixed: Mapping[str, Any] | None = None) -> None:
+        super().__init__(dict(fixed or {}), label)
         self.spec = spec
-        self.label = label
-        self.fixed = dict(fixed or {})
-        self.params: dict[str, Any] = {}
 
-    def _value(self, name: str) -> Any:
+    def _lookup(self, name: str) -> Any:
         from gnnnas.models.spec import LayerSpec
 
         spec = self.spec
-        if name in self.fixed:
-            return self.fixed[name]
+        if name in self.recorded:
+            return self.recorded[name]
         if name == "num_layers":
             return len(spec.layers)
         if name.startswith("training."):
@@ -154,24 +153,8 @@ class SpecTrial:
             return next((v for v in (getattr(layer, name) for layer in spec.layers) if v != default), default)
         return getattr(spec, name)
 
-    def _answer(self, name: str, ok: bool, value: Any, expected: str) -> Any:
+    def _get(self, name: str, ok: bool, value: Any, expected: str) -> Any:
         if not ok:
             raise SpaceError(f"{name} {value!r} is outside this space; expected {expected}", file=self.label)
         self.params[name] = value
         return value
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        value = self._value(name)
-        match = next((c for c in choices if _same(c, value)), _MISSING)
-        return self._answer(name, match is not _MISSING, value if match is _MISSING else match,
-                            f"one of {', '.join(map(str, choices))}")
-
-    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
-        value = self._value(name)
-        ok = isinstance(value, int) and low <= value <= high and (value - low) % step == 0
-        return self._answer(name, ok, value, f"an integer in {low}..{high}")
-
-    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
-        value = self._value(name)
-        ok = isinstance(value, (int, float)) and low <= value <= high
-        return self._answer(name, ok, float(value) if ok else value, f"a number in {low:g}..{high:g}")
