@@ -186,7 +186,8 @@ def _best_reported(t: optuna.trial.FrozenTrial, metric: str | None, maximize: bo
 
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
-    # The ``curve`` attr is written when training ends; a running trial has only its reported values.
+    # The ``curve`` attr is written at each evaluation; older studies wrote it at the end, so their running
+    # trials have only reported values (epochs, without a time limit).
     points = t.user_attrs.get("curve") or sorted(t.intermediate_values.items())
     return [(float(e), float(v)) for e, v in points if v is not None and math.isfinite(float(v))]
 

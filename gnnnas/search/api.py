@@ -334,7 +334,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     if not resumed and initial_points:  # after counting: the controller's seed stays that of a new study
         enqueue_initial(study_obj, space_obj, initial_points)
     progress = Progress(trials, metric, quiet=quiet)
-    session = Session(study=_with_sampler(storage_obj, study_name, ctrl, pruner, max_epochs, eval_every),
+    session = Session(study=_with_sampler(storage_obj, study_name, ctrl, settings),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=url, device=device_obj, keep_weights=keep_weights, timeout=timeout, progress=progress,
                       threads=threads, objectives=goals, constraints=constraints)
@@ -407,8 +407,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
     progress = Progress(settings.trials, metric, quiet=quiet)
     progress.line(f"worker joins study {study} in {shown}: {settings.trials} trials ({settings.controller}, "
                   f"pruner {settings.pruner}, {metric}); weights in {out}")
-    session = Session(study=_with_sampler(storage_obj, study, ctrl, settings.pruner, settings.max_epochs,
-                                          settings.eval_every),
+    session = Session(study=_with_sampler(storage_obj, study, ctrl, settings),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=storage, device=device_obj, keep_weights=keep_weights, timeout=timeout,
                       progress=progress, export=export, threads=threads, objectives=goals, constraints=constraints)
@@ -419,9 +418,9 @@ def _make_controller(name: str, space: SearchSpace, seed: int, max_epochs: int) 
     return CONTROLLERS[name](space, seed=seed, max_epochs=max_epochs)
 
 
-def _with_sampler(storage, name: str, ctrl: Controller, pruner: str, max_epochs: int, eval_every: int) -> optuna.Study:
+def _with_sampler(storage, name: str, ctrl: Controller, settings: RunSettings) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage, sampler=ctrl.sampler(),
-                             pruner=make_pruner(pruner, max_epochs, eval_every))
+                             pruner=make_pruner(settings.pruner, settings.resource))
 
 
 # --- running and finishing ------------------------------------------------------

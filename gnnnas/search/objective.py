@@ -5,7 +5,9 @@ Everything a trial leaves is JSON in its user attrs:
 ==============  ===============================================================
 ``spec``        the architecture (``ArchSpec.to_dict()``); ``spec_key`` its key
 ``controller``  who proposed it; ``worker`` ``hostname:pid``; ``seed``
-``curve``       ``[epoch, value]`` of the selection metric per evaluation
+``curve``       ``[epoch, value]`` of the selection metric per evaluation (written at each evaluation)
+``curve_seconds`` seconds of training (evaluations included) at each point of ``curve``; with a
+                time limit these are the pruner's steps (:class:`~gnnnas.search.pruners.Resource`)
 ``loss``        mean training loss per epoch
 ``val``         every validation metric at the best epoch (``cold_recall@20`` ...: cold-start items, when
                 the dataset holds some out; :mod:`gnnnas.data.cold`)
@@ -49,11 +51,12 @@ from gnnnas.search.controllers.base import Suggestion
 from gnnnas.search.liveness import Heartbeat, worker_id
 from gnnnas.search.objectives import COST_ATTRS, Constraints, Objectives
 from gnnnas.search.progress import Progress
+from gnnnas.search.pruners import Resource
 from gnnnas.search.weights import WeightKeeper
 from gnnnas.training import EvalEvent, TrainConfig, Trainer, TrainingDiverged
 
 #: Attrs copied from an identical finished trial instead of retraining.
-RESULT_ATTRS = ("val", "test", "curve", "loss", "epochs", "best_epoch", "max_epochs", "stopped", *COST_ATTRS)
+RESULT_ATTRS = ("val", "test", "curve", "curve_seconds", "loss", "epochs", "best_epoch", "max_epochs", "stopped", *COST_ATTRS)
 
 
 class _Stop(Exception):
@@ -78,6 +81,10 @@ class TrialContext:
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+    @property
+    def resource(self) -> Resource:
+        return Resource(self.config.epochs, self.config.eval_every, self.trial_timeout)
 
 
 def _floats(metrics: dict) -> dict:
@@ -175,16 +182,23 @@ class TrialRunner:
         ctx.constraints.record(trial, cost.to_dict())
         multi = ctx.objectives is not None and ctx.objectives.multi
         curve: list[list[float]] = []
+        seconds: list[float] = []
         stop: list[str] = []
+        resource = ctx.resource
 
         def monitor(event: EvalEvent) -> bool:
+            elapsed = time.monotonic() - began
             curve.append([event.epoch, float(event.value)])
+            seconds.append(round(elapsed, 3))
+            # the curve so far, for the report of a running trial and for other workers' cost_aware pruner
+            trial.set_user_attr("curve", curve)
+            trial.set_user_attr("curve_seconds", seconds)
             ctx.progress.evaluated(trial.number, event.epoch, max_epochs, event.value)
             if multi:
-                prune = suggestion.prunable and _should_prune_multi(ctx.study, trial, curve)
+                prune = suggestion.prunable and _should_prune_multi(ctx.study, trial)
             else:
                 if math.isfinite(event.value):
-                    trial.report(float(event.value), event.epoch)
+                    trial.report(float(event.value), resource.step(event.epoch, elapsed))
                 prune = suggestion.prunable and trial.should_prune()
             if ctx.past_deadline():
                 stop.append("timeout")
@@ -192,7 +206,8 @@ class TrialRunner:
                 stop.append("pruned")
             return bool(stop)
 
-        own = time.monotonic() + ctx.trial_timeout if ctx.trial_timeout is not None else None
+        began = time.monotonic()  # the time limit's start: timed pruner steps count from here too
+        own = began + ctx.trial_timeout if ctx.trial_timeout is not None else None
         result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor], deadline=ctx.deadline,
                          time_limit=own).fit()
         if result.stopped in ("deadline", "time_limit"):
@@ -206,6 +221,7 @@ class TrialRunner:
                 result.stopped = "time_limit"
         attrs = {
             "curve": curve,
+            "curve_seconds": seconds,
             "loss": [round(float(row["loss"]), 6) for row in result.history],
             "val": _floats(result.best_val),
             "epochs": result.epochs_run,
@@ -246,12 +262,11 @@ def trial_cost(model: torch.nn.Module, k: int) -> Cost:
         torch.set_num_threads(threads)
 
 
-def _should_prune_multi(study: optuna.Study, trial: optuna.Trial, curve: list[list[float]]) -> bool:
-    """Optuna's ``report``/``should_prune`` refuse multi-objective studies: record the curve so far as a
-    user attr (other workers' pruners compare against it) and ask the study's pruner directly."""
+def _should_prune_multi(study: optuna.Study, trial: optuna.Trial) -> bool:
+    """Optuna's ``report``/``should_prune`` refuse multi-objective studies: ask the study's pruner directly
+    (it reads the ``curve`` attr recorded so far)."""
     if isinstance(study.pruner, optuna.pruners.NopPruner):
         return False
-    trial.set_user_attr("curve", curve)
     return study.pruner.prune(study, study._storage.get_trial(trial._trial_id))
 
 

@@ -1,9 +1,11 @@
 """Pruners by name: what stops an unpromising candidate early.
 
-The search reports the validation metric after every evaluation (step =
-epoch) and asks the pruner whether to stop; candidates of multi-fidelity
-controllers (``Suggestion.prunable`` False) are never pruned. Optuna's
-pruners judge one objective; multi-objective searches use ``cost_aware``
+The search reports the validation metric after every evaluation and asks the
+pruner whether to stop; candidates of multi-fidelity controllers
+(``Suggestion.prunable`` False) are never pruned. What a pruner's steps count
+is the :class:`Resource`: epochs, or, when every candidate has a training time
+budget (``--trial-timeout``), milliseconds of its training. Optuna's pruners
+judge one objective; multi-objective searches use ``cost_aware``
 (:mod:`gnnnas.search.cost_pruner`, their default) or ``none``.
 """
 
@@ -16,56 +18,108 @@ import optuna
 
 
 @dataclass(frozen=True)
-class PrunerInfo:
-    name: str
-    description: str
-    factory: Callable[[int, int], optuna.pruners.BasePruner]  # (max_epochs, eval_every) -> pruner
-    single: bool = True  # works for single-objective searches
-    multi: bool = False  # works for multi-objective searches
+class Resource:
+    """What a candidate spends, as the pruners count it.
 
-    def make(self, max_epochs: int, eval_every: int = 1) -> optuna.pruners.BasePruner:
-        return self.factory(max(1, max_epochs), max(1, eval_every))
+    Without a time limit the steps are epochs. With one (``trial_timeout``
+    seconds per candidate) they are milliseconds of the candidate's training
+    (evaluations included, as the limit counts them): a search space mixes
+    candidates whose epochs cost 0.1 s (matrix factorisation) with attention
+    stacks whose epochs cost 20 s, and compared at the same epoch the cheap
+    ones are judged after a sliver of the time the slow ones used, so the
+    pruner stops exactly the candidates that fit many epochs into the budget.
+    Compared at the same training time, each is judged at equal cost.
+    """
+
+    max_epochs: int
+    eval_every: int = 1
+    trial_timeout: float | None = None  # seconds of training per candidate
+
+    @property
+    def timed(self) -> bool:
+        return self.trial_timeout is not None
+
+    @property
+    def unit(self) -> str:
+        return "ms" if self.timed else "epoch"
+
+    def step(self, epoch: int, seconds: float) -> int:
+        """The pruner step of an evaluation after ``epoch`` epochs and ``seconds`` of training."""
+        return max(1, round(seconds * 1000)) if self.timed else epoch
+
+    @property
+    def max_resource(self) -> int:
+        return max(1, round(self.trial_timeout * 1000)) if self.timed else max(self.max_epochs, self.eval_every)
+
+    @property
+    def first_rung(self) -> int:
+        """The earliest step a pruner judges a candidate: a tenth of the budget (on an evaluation epoch).
+
+        Curves of GNN recommenders cross a lot in the first epochs; judging at
+        epoch 1 of 50 would prune slow starters that end up best.
+        """
+        if self.timed:
+            return max(1, self.max_resource // 10)
+        return first_rung(self.max_epochs, self.eval_every)
+
+    def describe(self, step: int) -> str:
+        return f"{step / 1000:g} s of training" if self.timed else f"epoch {step}"
 
 
 def first_rung(max_epochs: int, eval_every: int) -> int:
-    """The earliest epoch a pruner judges a candidate: a tenth of the budget, on an evaluation epoch.
-
-    Curves of GNN recommenders cross a lot in the first epochs; judging at
-    epoch 1 of 50 would prune slow starters that end up best.
-    """
+    """The first epoch rung: a tenth of ``max_epochs``, on an evaluation epoch."""
+    max_epochs, eval_every = max(1, max_epochs), max(1, eval_every)
     rung = max(eval_every, max_epochs // 10)
     return min(max_epochs, -(-rung // eval_every) * eval_every)
 
 
-def _median(max_epochs: int, eval_every: int) -> optuna.pruners.BasePruner:
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first_rung(max_epochs, eval_every))
+@dataclass(frozen=True)
+class PrunerInfo:
+    name: str
+    description: str
+    factory: Callable[[Resource], optuna.pruners.BasePruner]
+    single: bool = True  # works for single-objective searches
+    multi: bool = False  # works for multi-objective searches
+
+    def make(self, resource: Resource) -> optuna.pruners.BasePruner:
+        return self.factory(resource)
 
 
-def _asha(max_epochs: int, eval_every: int) -> optuna.pruners.BasePruner:
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_rung(max_epochs, eval_every), reduction_factor=3)
+def _median(r: Resource) -> optuna.pruners.BasePruner:
+    if r.timed:  # Optuna's median compares values at the very same step, which timed steps never share
+        from gnnnas.search.time_median import ElapsedMedianPruner
+        return ElapsedMedianPruner(n_startup_trials=3, n_warmup_steps=r.first_rung)
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=r.first_rung)
 
 
-def _hyperband(max_epochs: int, eval_every: int) -> optuna.pruners.BasePruner:
-    return optuna.pruners.HyperbandPruner(min_resource=first_rung(max_epochs, eval_every),
-                                          max_resource=max(max_epochs, eval_every), reduction_factor=3)
+def _asha(r: Resource) -> optuna.pruners.BasePruner:
+    # Rung values are recorded at the first report at or past each rung, so steps need not line up.
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=r.first_rung, reduction_factor=3)
 
 
-def _cost_aware(max_epochs: int, eval_every: int) -> optuna.pruners.BasePruner:
+def _hyperband(r: Resource) -> optuna.pruners.BasePruner:
+    return optuna.pruners.HyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource, reduction_factor=3)
+
+
+def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:
+    # It compares curves by epoch (the ``curve`` attr), with or without a time limit.
     from gnnnas.search.cost_pruner import CostAwarePruner
-    return CostAwarePruner(warmup_epochs=first_rung(max_epochs, eval_every))
+    return CostAwarePruner(warmup_epochs=first_rung(r.max_epochs, r.eval_every))
 
 
 PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
-    PrunerInfo("asha", "asynchronous successive halving: at epochs r, 3r, 9r ... (r = max_epochs / 10) keep "
-                       "the top third of candidates (the default)", _asha),
-    PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch "
-                         "(after 3 candidates and a warm-up)", _median),
-    PrunerInfo("hyperband", "Hyperband: several successive-halving brackets up to max_epochs", _hyperband),
+    PrunerInfo("asha", "asynchronous successive halving: at r, 3r, 9r ... (r = a tenth of max_epochs, or of "
+                       "--trial-timeout's training seconds when set) keep the top third of candidates (the default)",
+               _asha),
+    PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch (or training "
+                         "time, with --trial-timeout), after 3 candidates and a warm-up", _median),
+    PrunerInfo("hyperband", "Hyperband: several successive-halving brackets up to max_epochs (or --trial-timeout)",
+               _hyperband),
     PrunerInfo("cost_aware", "multi-objective searches (the default there): stop a candidate when a trial that "
                              "costs no more was clearly better at the same epoch",
                _cost_aware, single=False, multi=True),
     PrunerInfo("none", "never prune: every candidate trains until early stopping or max_epochs",
-               lambda max_epochs, eval_every: optuna.pruners.NopPruner(), multi=True),
+               lambda r: optuna.pruners.NopPruner(), multi=True),
 )}
 
 DEFAULT_PRUNER = "asha"
@@ -76,6 +130,6 @@ def default_pruner(multi_objective: bool) -> str:
     return DEFAULT_MULTI_PRUNER if multi_objective else DEFAULT_PRUNER
 
 
-def make_pruner(name: str, max_epochs: int, eval_every: int = 1) -> optuna.pruners.BasePruner:
-    """The pruner registered as ``name`` for candidates trained up to ``max_epochs``."""
-    return PRUNERS[name].make(max_epochs, eval_every)
+def make_pruner(name: str, resource: Resource) -> optuna.pruners.BasePruner:
+    """The pruner registered as ``name``, counting steps in ``resource``'s unit."""
+    return PRUNERS[name].make(resource)

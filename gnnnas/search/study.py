@@ -22,6 +22,7 @@ from gnnnas.data.dataset import Dataset
 from gnnnas.data.options import DataOptions
 from gnnnas.errors import GnnnasError
 from gnnnas.search.objectives import Constraints, Objectives
+from gnnnas.search.pruners import Resource
 from gnnnas.search.storage import mask
 from gnnnas.space import SearchSpace
 
@@ -60,6 +61,11 @@ class RunSettings:
     eval_every: int
     seed: int
     trial_timeout: float | None = None  # training seconds per candidate (None: no limit)
+
+    @property
+    def resource(self) -> Resource:
+        """What the pruner's steps count: epochs, or training milliseconds under a time limit."""
+        return Resource(self.max_epochs, self.eval_every, self.trial_timeout)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

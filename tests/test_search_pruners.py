@@ -1,0 +1,133 @@
+"""Pruner steps: epochs, or training milliseconds when every candidate has a time budget."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from gnnnas.search.pruners import PRUNERS, Resource, first_rung, make_pruner
+from gnnnas.search.time_median import ElapsedMedianPruner, value_by
+
+from test_search import SMALL, run_search, write_space
+
+
+def test_resource_counts_epochs_without_a_time_limit():
+    r = Resource(max_epochs=50, eval_every=3)
+    assert not r.timed and r.unit == "epoch"
+    assert r.step(7, 123.4) == 7
+    assert r.first_rung == first_rung(50, 3) == 6  # a tenth of 50, on an evaluation epoch
+    assert r.max_resource == 50
+
+
+def test_resource_counts_training_milliseconds_under_a_time_limit():
+    r = Resource(max_epochs=20, eval_every=1, trial_timeout=20.0)
+    assert r.timed and r.unit == "ms"
+    assert r.step(2, 1.2345) == 1234 and r.step(1, 0.0) == 1  # steps stay positive integers
+    assert r.first_rung == 2000 and r.max_resource == 20000
+    assert r.describe(2000) == "2 s of training"
+
+
+def _run(study: optuna.Study, curve: list[tuple[int, float]], finish: bool = True) -> bool:
+    """Report ``curve`` ((step, value) ...) for a new trial; True when the pruner stopped it."""
+    trial = study.ask()
+    for step, value in curve:
+        trial.report(value, step)
+        if trial.should_prune():
+            study.tell(trial, state=TrialState.PRUNED)
+            return True
+    if finish:
+        study.tell(trial, max(v for _, v in curve))
+    return False
+
+
+# A fast candidate (MF-like: an epoch every 0.1 s, slow to climb per epoch) and slow stacks (an epoch in
+# 5 s, good early per epoch, poor for the time they take). Rows: (epoch, seconds at that evaluation, value).
+FAST = [(e, e / 10, 0.004 * e) for e in range(1, 41)]  # 0.016 at epoch 4, 0.08 after 2 s, 0.16 after 4 s
+SLOW = [(1, 5.0, 0.05), (2, 10.0, 0.06), (3, 15.0, 0.065), (4, 20.0, 0.07)]
+
+
+def _study(resource: Resource, name: str) -> optuna.Study:
+    return optuna.create_study(direction="maximize", pruner=make_pruner(name, resource),
+                               sampler=optuna.samplers.RandomSampler(seed=0))
+
+
+@pytest.mark.parametrize("name", ["asha", "hyperband", "median"])
+def test_at_equal_training_time_a_fast_candidate_is_judged_on_what_it_reached(name):
+    epochs, timed = Resource(max_epochs=40), Resource(max_epochs=40, trial_timeout=20.0)
+    for resource, fast_survives in ((epochs, False), (timed, True)):
+        study = _study(resource, name)
+        for _ in range(3):  # slow stacks first, as when a search starts with them
+            _run(study, [(resource.step(e, s), v) for e, s, v in SLOW])
+        pruned = _run(study, [(resource.step(e, s), v) for e, s, v in FAST])
+        if name == "hyperband" and not fast_survives:
+            continue  # epoch-mode Hyperband may place the trial in a bracket without an early rung
+        # at the first rung by epoch (4) the fast one is behind (0.016 vs 0.07); by time (2 s) it is ahead
+        # (0.08, the stacks have nothing yet; they reach 0.05 at 5 s), so only the time axis keeps it
+        assert pruned is (not fast_survives), (name, resource.unit)
+
+
+def test_a_slow_candidate_is_pruned_by_time_when_fast_ones_did_better_in_the_same_seconds():
+    study = _study(Resource(max_epochs=40, trial_timeout=20.0), "asha")
+    r = Resource(max_epochs=40, trial_timeout=20.0)
+    for _ in range(3):
+        _run(study, [(r.step(e, s), v) for e, s, v in FAST])
+    assert _run(study, [(r.step(e, s), v) for e, s, v in SLOW])  # 0.05 at its first rung < 0.08 of the others
+
+
+def test_value_by_reads_the_last_value_at_or_before_a_step():
+    values = {100: 0.1, 250: 0.3, 400: float("nan"), 900: 0.2}
+    assert value_by(values, 99) is None
+    assert value_by(values, 100) == 0.1 and value_by(values, 399) == 0.3
+    assert value_by(values, 500) == 0.3  # NaN is no value
+    assert value_by(values, 10**6) == 0.2
+
+
+def test_elapsed_median_waits_for_startup_trials_and_warm_up_then_compares_at_equal_time():
+    study = optuna.create_study(direction="maximize", pruner=ElapsedMedianPruner(n_startup_trials=3,
+                                                                                  n_warmup_steps=1000))
+    assert not _run(study, [(1500, 0.0)])  # no completed trials yet
+    for curve in ([(700, 0.10), (1400, 0.20)], [(900, 0.12), (1800, 0.30)]):
+        _run(study, curve)
+    trial = study.ask()
+    trial.report(0.01, 900)
+    assert not trial.should_prune()  # before the warm-up
+    trial.report(0.01, 1500)
+    assert trial.should_prune()  # three completed; by 1500 ms they had 0.0, 0.20, 0.12: median 0.12
+    study.tell(trial, state=TrialState.PRUNED)
+    trial = study.ask()
+    trial.report(0.15, 1500)
+    assert not trial.should_prune()
+
+
+def test_every_pruner_has_a_time_axis():
+    timed = Resource(max_epochs=10, trial_timeout=5.0)
+    assert isinstance(make_pruner("median", timed), ElapsedMedianPruner)
+    assert make_pruner("asha", timed)._min_resource == 500
+    for name in PRUNERS:
+        make_pruner(name, timed)
+
+
+@pytest.mark.parametrize("pruner", ["asha", "median"])
+def test_a_timed_search_reports_training_milliseconds_and_records_them(tiny_csv, tmp_path, pruner):
+    space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
+                                                "search: {max_epochs: 6, patience: 6}"))
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=4, trial_timeout=60.0, pruner=pruner,
+                        controller="optuna-random")
+    trials = result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(trials) == 4
+    for t in trials:
+        a = t.user_attrs
+        assert len(a["curve_seconds"]) == len(a["curve"]) == len(t.intermediate_values) >= 1
+        steps = sorted(t.intermediate_values)
+        assert steps == [max(1, round(s * 1000)) for s in a["curve_seconds"]]  # milliseconds, not epochs
+        assert a["curve_seconds"] == sorted(a["curve_seconds"]) and a["curve_seconds"][-1] <= a["seconds"]
+        assert [v for _, v in a["curve"]] == [t.intermediate_values[s] for s in steps]
+
+
+def test_an_untimed_search_still_reports_epochs(tiny_csv, tmp_path):
+    small_space = write_space(tmp_path, SMALL)
+    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=2, pruner="asha", controller="optuna-random")
+    for t in result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        assert sorted(t.intermediate_values) == [e for e, _ in t.user_attrs["curve"]]
+        assert len(t.user_attrs["curve_seconds"]) == len(t.user_attrs["curve"])
