@@ -131,3 +131,20 @@ def test_an_untimed_search_still_reports_epochs(tiny_csv, tmp_path):
     for t in result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
         assert sorted(t.intermediate_values) == [e for e, _ in t.user_attrs["curve"]]
         assert len(t.user_attrs["curve_seconds"]) == len(t.user_attrs["curve"])
+
+
+def test_optuna_tpe_proposes_from_its_model_after_five_trials():
+    from gnnnas.search.controllers import CONTROLLERS
+    from gnnnas.space import load_space
+
+    sampler = CONTROLLERS["optuna-tpe"](load_space("tiny"), seed=3).sampler()
+    random = optuna.samplers.RandomSampler(seed=3)
+    draws = {}
+    for name, s in (("tpe", sampler), ("random", random)):
+        study = optuna.create_study(direction="maximize", sampler=s)
+        study.optimize(lambda t: -abs(t.suggest_float("x", 0.0, 1.0) - 0.9), n_trials=20)
+        draws[name] = [t.params["x"] for t in study.trials]
+    assert draws["tpe"][:5] == draws["random"][:5]  # the start-up draws are the seeded random ones
+    near = lambda xs: sum(abs(x - 0.9) for x in xs) / len(xs)  # noqa: E731
+    assert draws["tpe"][5] != draws["random"][5]  # the sixth comes from the model ...
+    assert near(draws["tpe"][5:]) < 0.75 * near(draws["random"][5:])  # ... which concentrates on the best region
