@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from optuna.trial import TrialState
 from conftest import clustered_interactions
-from report_studies import rich_study, spec, study_with, trial
+from report_studies import reset_clock, rich_study, spec, study_with, trial
 
 import gnnnas
 from gnnnas.cli import main
@@ -73,6 +73,31 @@ def test_ranking_matches_the_leaderboard_rule():
 
 
 # --- figures per edge case -------------------------------------------------------------------
+def test_a_timed_search_draws_its_curves_by_training_seconds_first():
+    from report_studies import STUDY_ATTRS
+    reset_clock()
+    fast = trial(0, C, [0.30], [(1, 0.10), (2, 0.20), (3, 0.30)], "max_epochs", 0, 2)
+    slow = trial(1, TrialState.PRUNED, None, [(1, 0.12)], "pruned", 2, 9)
+    old = trial(2, C, [0.25], [(1, 0.25)], "max_epochs", 11, 3)  # recorded before curve_seconds existed
+    fast.user_attrs["curve_seconds"] = [0.4, 0.8, 1.2]
+    slow.user_attrs["curve_seconds"] = [8.5]
+    data = collect(study_with([fast, slow, old], attrs={**STUDY_ATTRS, "trial_timeout": 10.0}))
+    assert data.timed_curves == {0: [(0.4, 0.10), (0.8, 0.20), (1.2, 0.30)], 1: [(8.5, 0.12)]}
+    fig = figures(data)["learning_curves"]
+    assert fig.layout.xaxis.title.text == "seconds of training"
+    lines = {int(tr.hovertemplate.split()[1]): tr for tr in fig.data if tr.hovertemplate}
+    assert list(lines[0].x) == [0.4, 0.8, 1.2] and list(lines[1].x) == [8.5]
+    assert all(x is None for x in lines[2].x)  # no times: nothing on this axis
+    (menu,) = fig.layout.updatemenus
+    assert [b.label for b in menu.buttons] == ["by training seconds", "by epoch"]
+    epochs = menu.buttons[1].args[0]["x"]
+    assert [1, 2, 3] in [list(x) for x in epochs] and menu.buttons[1].args[1]["xaxis.title.text"] == "epoch"
+    # without a time limit epochs come first; the seconds stay one click away
+    fig = figures(collect(study_with([fast, slow, old])))["learning_curves"]
+    assert fig.layout.xaxis.title.text == "epoch"
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["by epoch", "by training seconds"]
+
+
 def test_rich_study_draws_every_figure():
     data = collect(rich_study())
     figs = figures(data)

@@ -133,6 +133,8 @@ class ReportData:
     pareto: list[int] = field(default_factory=list)  # multi-objective: the trials on the Pareto front
     generated: _dt.datetime = field(default_factory=lambda: _dt.datetime.now())
     study: optuna.Study | None = None
+    #: trial -> [(seconds of training, validation value)], for trials that recorded ``curve_seconds``
+    timed_curves: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -183,6 +185,14 @@ def _best_reported(t: optuna.trial.FrozenTrial, metric: str | None, maximize: bo
     if not finite:
         return None
     return max(finite) if maximize else min(finite)
+
+
+def _timed_curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
+    """``[(seconds of training, value)]`` from the ``curve`` and ``curve_seconds`` attrs; [] when not recorded."""
+    curve, seconds = t.user_attrs.get("curve") or [], t.user_attrs.get("curve_seconds") or []
+    if len(curve) != len(seconds):
+        return []
+    return [(float(s), float(v)) for s, (_, v) in zip(seconds, curve) if v is not None and math.isfinite(float(v))]
 
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
@@ -273,7 +283,7 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     cold_metric = _cold_metric(frozen, metric)
     if cold_metric:
         attrs["cold_metric"] = cold_metric
-    rows, curves = [], {}
+    rows, curves, timed_curves = [], {}, {}
     for t in frozen:
         a = t.user_attrs
         status = t.state.name.lower()
@@ -307,6 +317,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
         row.update({d.key: dims.get(d.key) for d in DIMENSIONS})
         rows.append(row)
         curves[t.number] = _curve(t)
+        if timed := _timed_curve(t):
+            timed_curves[t.number] = timed
     columns = ["trial", "status", "value", "final", "values", "test", "test_cold", "controller", "worker", "start_s",
                "end_s", "duration_s", "seconds", "params", "size_bytes", "latency_ms", "feasible", "epochs",
                "best_epoch", "max_epochs", "stopped", "reused_from", "error", "spec", "stale", *DIMENSION_BY_KEY]
@@ -332,4 +344,4 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
             winner, best = n, v[0]
     return ReportData(study_name=study.study_name, attrs=attrs, objectives=objectives, directions=directions,
                       trials=trials, curves=curves, winner=winner, pareto=pareto,
-                      generated=now, study=study)
+                      generated=now, study=study, timed_curves=timed_curves)

@@ -56,7 +56,8 @@ from gnnnas.search.weights import WeightKeeper
 from gnnnas.training import EvalEvent, TrainConfig, Trainer, TrainingDiverged
 
 #: Attrs copied from an identical finished trial instead of retraining.
-RESULT_ATTRS = ("val", "test", "curve", "curve_seconds", "loss", "epochs", "best_epoch", "max_epochs", "stopped", *COST_ATTRS)
+RESULT_ATTRS = ("val", "test", "curve", "curve_seconds", "loss", "epochs", "best_epoch", "max_epochs", "stopped",
+                *COST_ATTRS)
 
 
 class _Stop(Exception):
