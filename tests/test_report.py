@@ -19,6 +19,7 @@ from gnnnas.report.build import figures
 from gnnnas.report.cost import cost_front
 from gnnnas.report.data import MF, collect, design_values, pareto_front
 from gnnnas.report.design import importances, varying
+from gnnnas.report.header import header_html
 from gnnnas.report.style import Empty
 from gnnnas.report.table import ranked
 
@@ -92,10 +93,12 @@ def test_a_timed_search_draws_its_curves_by_training_seconds_first():
     assert [b.label for b in menu.buttons] == ["by training seconds", "by epoch"]
     epochs = menu.buttons[1].args[0]["x"]
     assert [1, 2, 3] in [list(x) for x in epochs] and menu.buttons[1].args[1]["xaxis.title.text"] == "epoch"
+    assert "asha (compares candidates at equal seconds of training)" in header_html(data)
     # without a time limit epochs come first; the seconds stay one click away
     fig = figures(collect(study_with([fast, slow, old])))["learning_curves"]
     assert fig.layout.xaxis.title.text == "epoch"
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["by epoch", "by training seconds"]
+    assert "equal seconds" not in header_html(collect(study_with([fast, slow, old])))
 
 
 def test_rich_study_draws_every_figure():

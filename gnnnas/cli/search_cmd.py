@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-epochs", type=int, default=None, help="epochs per candidate (default: the space's)")
     s.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                    help="training seconds per candidate, a budget like --max-epochs: at the limit the candidate "
-                        "is evaluated once more and keeps its best result (default: no limit)")
+                        "is evaluated once more and keeps its best result; pruners then compare candidates at "
+                        "equal training seconds instead of equal epochs (default: no limit)")
     s.add_argument("--patience", type=int, default=None,
                    help="evaluations without improvement before a candidate stops (default: the space's)")
     s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")

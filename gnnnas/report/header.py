@@ -52,6 +52,11 @@ def _dataset(data: ReportData) -> list[tuple[str, str]]:
     return rows
 
 
+def _by_time(pruner: str | None) -> bool:
+    from gnnnas.search.pruners import PRUNERS
+    return pruner in PRUNERS and PRUNERS[pruner].by_time
+
+
 def _search(data: ReportData) -> list[tuple[str, str]]:
     a, t = data.attrs, data.trials
     space = a.get("space") or {}
@@ -63,7 +68,8 @@ def _search(data: ReportData) -> list[tuple[str, str]]:
             ("controller", _e(a.get("controller")) + (
                 f" (trials by {', '.join(map(html.escape, controllers))})"
                 if controllers and controllers != [a.get("controller")] else "")),
-            ("pruner", _e(a.get("pruner"))),
+            ("pruner", _e(a.get("pruner")) + (" (compares candidates at equal seconds of training)"
+                                               if a.get("trial_timeout") and _by_time(a.get("pruner")) else "")),
             ("objective", ", ".join(f"{html.escape(o)} ({d})" for o, d in zip(data.objectives, data.directions))),
             ("budget used", f"{finished} of {budget} trials finished" if budget else f"{finished} trials finished"),
             ("per trial", f"at most {_e(a.get('max_epochs'))} epochs"

@@ -80,6 +80,7 @@ class PrunerInfo:
     factory: Callable[[Resource], optuna.pruners.BasePruner]
     single: bool = True  # works for single-objective searches
     multi: bool = False  # works for multi-objective searches
+    by_time: bool = True  # compares candidates at equal training time when they have a time limit
 
     def make(self, resource: Resource) -> optuna.pruners.BasePruner:
         return self.factory(resource)
@@ -117,9 +118,9 @@ PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
                _hyperband),
     PrunerInfo("cost_aware", "multi-objective searches (the default there): stop a candidate when a trial that "
                              "costs no more was clearly better at the same epoch",
-               _cost_aware, single=False, multi=True),
+               _cost_aware, single=False, multi=True, by_time=False),
     PrunerInfo("none", "never prune: every candidate trains until early stopping or max_epochs",
-               lambda r: optuna.pruners.NopPruner(), multi=True),
+               lambda r: optuna.pruners.NopPruner(), multi=True, by_time=False),
 )}
 
 DEFAULT_PRUNER = "asha"
