@@ -148,3 +148,22 @@ def test_optuna_tpe_proposes_from_its_model_after_five_trials():
     near = lambda xs: sum(abs(x - 0.9) for x in xs) / len(xs)  # noqa: E731
     assert draws["tpe"][5] != draws["random"][5]  # the sixth comes from the model ...
     assert near(draws["tpe"][5:]) < 0.75 * near(draws["random"][5:])  # ... which concentrates on the best region
+
+
+def test_a_timed_search_evaluates_slow_candidates_at_the_rungs(tiny_csv, tmp_path):
+    from gnnnas.graph import native
+
+    native.kernels()  # built once per test process (seconds): not inside the 1 s budgets
+    # scheduled evaluations never come (eval_every 10^5): only the rungs (0.1, 0.3, 0.9 s) and the limit judge
+    space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
+                                                "search: {max_epochs: 100000, eval_every: 100000, patience: 50}"))
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=4, trial_timeout=1.0, pruner="asha",
+                        controller="optuna-random")
+    trials = result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(trials) == 4
+    for t in trials:
+        a = t.user_attrs
+        assert 0.1 <= a["curve_seconds"][0] < 1.0, a["curve_seconds"]  # judged at the first rung, not at the end
+        assert t.state == TrialState.PRUNED or len(a["curve"]) >= 2
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert complete and all(t.user_attrs["stopped"] == "time_limit" for t in complete)

@@ -192,3 +192,28 @@ def test_lightgcn_beats_popularity_and_refit_trains_on_validation(tiny_dataset):
     refit = train_and_evaluate(tiny_dataset, "lightgcn", config=cfg, refit=True)
     assert refit.refit and refit.to_dict()["refit"]
     assert refit.model.graph.num_edges == tiny_dataset.train.nnz + tiny_dataset.val.nnz
+
+
+def test_checkpoints_evaluate_mid_epoch_once_each_and_stay_out_of_the_history(tiny_dataset):
+    n_batches = -(-tiny_dataset.train.nnz // 16)
+    assert n_batches >= 4
+    model = make_model(tiny_dataset)
+    cfg = TrainConfig(epochs=2, batch_size=16, eval_every=2, patience=50, progress=False)
+    events = []
+    # both times have passed at the second batch of epoch 1: one evaluation serves them
+    result = Trainer(model, tiny_dataset, cfg, callbacks=[events.append], eval_at=(0.0, 1e-9)).fit()
+    assert [(e.epoch, e.kind) for e in events] == [(1, "checkpoint"), (2, "epoch")]
+    assert [row["epoch"] for row in result.history] == [1, 2] and "val_ndcg@20" not in result.history[0]
+    assert result.epochs_run == 2 and result.stopped == "max_epochs"
+
+
+def test_a_scheduled_evaluation_serves_a_checkpoint_and_a_callback_may_stop_at_one(tiny_dataset):
+    cfg = TrainConfig(epochs=3, batch_size=10**6, eval_every=1, patience=50, progress=False)  # one batch an epoch
+    events = []
+    Trainer(make_model(tiny_dataset), tiny_dataset, cfg, callbacks=[events.append], eval_at=(0.0,)).fit()
+    assert [e.kind for e in events] == ["epoch"] * 3  # epoch 1's evaluation came after the checkpoint's time
+    cfg = TrainConfig(epochs=3, batch_size=16, eval_every=1, patience=50, progress=False)
+    result = Trainer(make_model(tiny_dataset), tiny_dataset, cfg, callbacks=[lambda e: e.kind == "checkpoint"],
+                     eval_at=(0.0,)).fit()
+    assert result.stopped == "callback" and result.epochs_run == 1 and result.best_epoch == 1
+    assert result.history == []  # stopped inside epoch 1: no finished epoch to record

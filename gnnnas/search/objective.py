@@ -200,7 +200,9 @@ class TrialRunner:
             else:
                 if math.isfinite(event.value):
                     trial.report(float(event.value), resource.step(event.epoch, elapsed))
+                # asked even at the time limit: the pruner records the value at its rungs for later candidates
                 prune = suggestion.prunable and trial.should_prune()
+            prune = prune and event.kind != "time_limit"  # its budget is spent: the result is complete
             if ctx.past_deadline():
                 stop.append("timeout")
             elif prune:
@@ -209,8 +211,13 @@ class TrialRunner:
 
         began = time.monotonic()  # the time limit's start: timed pruner steps count from here too
         own = began + ctx.trial_timeout if ctx.trial_timeout is not None else None
+        # Candidates whose epochs outlast the rungs are evaluated at them too: a time axis is no use to the
+        # pruner if a slow candidate's first evaluation comes when its budget is spent.
+        checkpoints = ([step / 1000 for step in resource.rungs()]
+                       if resource.timed and suggestion.prunable and not multi
+                       and not isinstance(ctx.study.pruner, optuna.pruners.NopPruner) else [])
         result = Trainer(model, ctx.dataset, config, graph=graph, callbacks=[monitor], deadline=ctx.deadline,
-                         time_limit=own).fit()
+                         time_limit=own, eval_at=checkpoints).fit()
         if result.stopped in ("deadline", "time_limit"):
             # The search's --timeout cuts a candidate short (PRUNED: not a finished result); the
             # per-candidate limit is a training budget like max_epochs (the trainer evaluates what was

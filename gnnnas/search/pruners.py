@@ -17,6 +17,10 @@ from typing import Callable
 import optuna
 
 
+#: Successive halving's (ASHA, Hyperband) reduction factor: a third of the candidates go on at each rung.
+REDUCTION = 3
+
+
 @dataclass(frozen=True)
 class Resource:
     """What a candidate spends, as the pruners count it.
@@ -62,6 +66,14 @@ class Resource:
             return max(1, self.max_resource // 10)
         return first_rung(self.max_epochs, self.eval_every)
 
+    def rungs(self) -> list[int]:
+        """The steps successive halving judges at: first_rung * REDUCTION**k below the budget."""
+        steps, step = [], self.first_rung
+        while step < self.max_resource:
+            steps.append(step)
+            step *= REDUCTION
+        return steps or [self.max_resource]
+
     def describe(self, step: int) -> str:
         return f"{step / 1000:g} s of training" if self.timed else f"epoch {step}"
 
@@ -95,11 +107,12 @@ def _median(r: Resource) -> optuna.pruners.BasePruner:
 
 def _asha(r: Resource) -> optuna.pruners.BasePruner:
     # Rung values are recorded at the first report at or past each rung, so steps need not line up.
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=r.first_rung, reduction_factor=3)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=r.first_rung, reduction_factor=REDUCTION)
 
 
 def _hyperband(r: Resource) -> optuna.pruners.BasePruner:
-    return optuna.pruners.HyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource, reduction_factor=3)
+    return optuna.pruners.HyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource,
+                                          reduction_factor=REDUCTION)
 
 
 def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:

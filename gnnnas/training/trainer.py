@@ -14,7 +14,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ class EvalEvent:
     value: float  # the monitored metric this evaluation
     best_value: float
     best_epoch: int
+    #: "epoch" (a scheduled evaluation), "checkpoint" (one of ``eval_at``, mid-epoch if need be) or
+    #: "time_limit" (the budget's last evaluation: training is over whatever the callbacks say)
+    kind: str = "epoch"
 
 
 Callback = Callable[[EvalEvent], "bool | None"]  # returning True stops training
@@ -66,6 +69,10 @@ class TrainResult:
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+
+
+class _CallbackStop(Exception):
+    """A callback stopped training at a checkpoint evaluation."""
 
 
 class _DeadlineReached(Exception):
@@ -96,11 +103,17 @@ class Trainer:
     epoch it interrupted), so a candidate whose epochs are slow is judged on
     what it learned within its budget instead of leaving no result. When both
     have passed, ``deadline`` wins: no evaluation.
+
+    ``eval_at`` (seconds since :meth:`fit` started) asks for extra evaluations
+    once each of those times has passed, in the middle of an epoch if need be,
+    unless a scheduled one came after it (labelled like the time limit's, with
+    the epoch they interrupt). A search that prunes by training time uses them
+    to judge candidates whose epochs are longer than its first rungs.
     """
 
     def __init__(self, model: Recommender, dataset: Dataset, config: TrainConfig,
                  graph: BipartiteGraph | None = None, callbacks: list[Callback] | None = None,
-                 deadline: float | None = None, time_limit: float | None = None):
+                 deadline: float | None = None, time_limit: float | None = None, eval_at: Sequence[float] = ()):
         if config.loss not in LOSSES:
             raise ValueError(f"unknown loss {config.loss!r}; expected one of {sorted(LOSSES)}")
         self.model, self.dataset, self.config = model, dataset, config
@@ -109,6 +122,9 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.deadline = deadline
         self.time_limit = time_limit
+        self.eval_at = sorted(float(t) for t in eval_at)
+        self._checkpoints: list[float] = []  # monotonic times of eval_at not yet served, set by fit()
+        self._checkpoint: Callable[[], bool] | None = None  # evaluates now; True: a callback stops training
         self.loss_fn = LOSSES[config.loss]
         self.sampler = NegativeSampler(dataset.train, dataset.n_items, seed=config.seed,
                                        excluded_items=dataset.cold_items)
@@ -160,6 +176,12 @@ class Trainer:
                 if cfg.edge_dropout > 0 and self.graph is not None:
                     model.set_graph(self.graph)
                 raise _DeadlineReached(reason, float(total) / n if n else math.nan)
+            if self._checkpoints and time.monotonic() >= self._checkpoints[0] and self._unevaluated_steps:
+                if cfg.edge_dropout > 0 and self.graph is not None:
+                    model.set_graph(self.graph)
+                if self._checkpoint is not None and self._checkpoint():
+                    raise _CallbackStop()
+                model.train()
             u = users_t[start:start + cfg.batch_size]
             p = pos_t[start:start + cfg.batch_size]
             q = neg_t[start:start + cfg.batch_size]
@@ -228,10 +250,21 @@ class Trainer:
         if not model.trainable:
             return result
         best = _Best()
+        began = time.monotonic()
+        self._checkpoints = [began + t for t in self.eval_at]
+        epoch = 0
+
+        def checkpoint() -> bool:
+            return self._evaluate(epoch, {"epoch": epoch, "loss": math.nan}, result, best, bar, kind="checkpoint")
+
+        self._checkpoint = checkpoint
         bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=None if cfg.progress is None else not cfg.progress, leave=False)
         for epoch in bar:
             try:
                 loss, seconds = self.train_epoch()
+            except _CallbackStop:
+                result.epochs_run = epoch
+                break
             except _DeadlineReached as stop:
                 result.stopped = stop.reason
                 if stop.reason == "time_limit" and self.evaluator is not None and self._unevaluated_steps:
@@ -242,7 +275,7 @@ class Trainer:
                     else:
                         last, row = epoch - 1, result.history.pop()
                     result.epochs_run = last
-                    self._evaluate(last, row, result, best, bar)
+                    self._evaluate(last, row, result, best, bar, kind="time_limit")
                     if result.stopped != "callback":  # a callback's stop (pruned) speaks for itself
                         result.stopped = "time_limit"
                 break
@@ -260,8 +293,11 @@ class Trainer:
             model.load_state_dict(best.state)
         return result
 
-    def _evaluate(self, epoch: int, row: dict, result: TrainResult, best: _Best, bar) -> bool:
-        """Rank the validation split now, keep the weights if best, run the callbacks; True: stop training."""
+    def _evaluate(self, epoch: int, row: dict, result: TrainResult, best: _Best, bar, kind: str = "epoch") -> bool:
+        """Rank the validation split now, keep the weights if best, run the callbacks; True: stop training.
+
+        A checkpoint's row stays out of ``history`` (one row per epoch); its epoch's row comes when it ends.
+        """
         cfg, model = self.config, self.model
         t1 = time.perf_counter()
         scorer = model.scorer()
@@ -270,6 +306,10 @@ class Trainer:
             metrics.update({COLD_PREFIX + k: v for k, v in self.cold_evaluator(scorer).items()})
         result.eval_seconds.append(time.perf_counter() - t1)
         self._unevaluated_steps = 0
+        if self._checkpoints:  # this evaluation serves the checkpoints already passed
+            now = time.monotonic()
+            while self._checkpoints and self._checkpoints[0] <= now:
+                self._checkpoints.pop(0)
         value = metrics[cfg.metric]
         row.update({f"val_{k}": v for k, v in metrics.items()})
         if value > best.value:
@@ -279,8 +319,9 @@ class Trainer:
         else:
             best.evals_since += 1
         bar.set_postfix(loss=f"{row['loss']:.4f}", **{cfg.metric: f"{value:.4f}", "best": f"{best.value:.4f}"})
-        event = EvalEvent(epoch, metrics, value, best.value, result.best_epoch)
-        result.history.append(row)
+        event = EvalEvent(epoch, metrics, value, best.value, result.best_epoch, kind)
+        if kind != "checkpoint":
+            result.history.append(row)
         if any(cb(event) for cb in self.callbacks):
             result.stopped = "callback"
             return True
