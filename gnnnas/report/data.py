@@ -196,7 +196,7 @@ def _timed_curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
 
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[float, float]]:
-    # The ``curve`` attr is written at each evaluation; older studies wrote it at the end, so their running
+    # The ``curve`` attr is written as it grows; older studies wrote it at the end, so their running
     # trials have only reported values (epochs, without a time limit).
     points = t.user_attrs.get("curve") or sorted(t.intermediate_values.items())
     return [(float(e), float(v)) for e, v in points if v is not None and math.isfinite(float(v))]

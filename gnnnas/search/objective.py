@@ -5,7 +5,7 @@ Everything a trial leaves is JSON in its user attrs:
 ==============  ===============================================================
 ``spec``        the architecture (``ArchSpec.to_dict()``); ``spec_key`` its key
 ``controller``  who proposed it; ``worker`` ``hostname:pid``; ``seed``
-``curve``       ``[epoch, value]`` of the selection metric per evaluation (written at each evaluation)
+``curve``       ``[epoch, value]`` of the selection metric per evaluation (written as it grows)
 ``curve_seconds`` seconds of training (evaluations included) at each point of ``curve``; with a
                 time limit these are the pruner's steps (:class:`~gnnnas.search.pruners.Resource`)
 ``loss``        mean training loss per epoch
@@ -60,8 +60,8 @@ RESULT_ATTRS = ("val", "test", "curve", "curve_seconds", "loss", "epochs", "best
                 *COST_ATTRS)
 
 
-class _Stop(Exception):
-    pass
+#: Seconds between writes of a running trial's curve to storage (single-objective searches).
+CURVE_WRITE_SECONDS = 1.0
 
 
 @dataclass
@@ -187,13 +187,19 @@ class TrialRunner:
         stop: list[str] = []
         resource = ctx.resource
 
+        written = [-math.inf]
+
         def monitor(event: EvalEvent) -> bool:
-            elapsed = time.monotonic() - began
+            now = time.monotonic()
+            elapsed = now - began
             curve.append([event.epoch, float(event.value)])
             seconds.append(round(elapsed, 3))
-            # the curve so far, for the report of a running trial and for other workers' cost_aware pruner
-            trial.set_user_attr("curve", curve)
-            trial.set_user_attr("curve_seconds", seconds)
+            # The curve so far, for the report of a running trial and for cost_aware pruning (which reads it
+            # from storage at every evaluation); otherwise at most once a second: each write is a transaction.
+            if multi or now - written[0] >= CURVE_WRITE_SECONDS:
+                trial.set_user_attr("curve", curve)
+                trial.set_user_attr("curve_seconds", seconds)
+                written[0] = now
             ctx.progress.evaluated(trial.number, event.epoch, max_epochs, event.value)
             if multi:
                 prune = suggestion.prunable and _should_prune_multi(ctx.study, trial)
