@@ -88,7 +88,7 @@ class Run:
 
 def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str, seed: int, timeout: float,
                trials: int, max_epochs: int | None = None, threads: int | None = None,
-               trial_timeout: float | None = None, initial: str | None = None,
+               trial_timeout: float | None = None, initial: str | None = None, prune_by: str | None = None,
                extra: tuple[str, ...] = (), hard_stop: float | None = 30.0) -> float:
     """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
 
@@ -111,6 +111,8 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
         cmd += ["--trial-timeout", f"{trial_timeout:g}"]
     if initial is not None:
         cmd += ["--initial", initial]
+    if prune_by is not None:
+        cmd += ["--prune-by", prune_by]
     cmd += list(extra)
     log = out.with_name(out.name + ".log")
     started = time.perf_counter()

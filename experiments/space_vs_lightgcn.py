@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--initial", default="space",
                         help="the searches' --initial (default 'space': each space's own initial design, "
                              "default: lightgcn,mf; lightgcn: lightgcn; 'none': both start from nothing)")
+    parser.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
+                        help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     datasets, spaces = args.datasets.split(","), args.spaces.split(",")
@@ -110,7 +112,8 @@ def main() -> None:
                                      seed=args.seed, timeout=args.budget, trials=args.trials, max_epochs=max_epochs,
                                      threads=args.threads, hard_stop=args.hard_stop or None,
                                      trial_timeout=args.trial_timeout or None,
-                                     initial=None if args.initial == "space" else args.initial)
+                                     initial=None if args.initial == "space" else args.initial,
+                                     prune_by=args.prune_by)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.final
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -143,7 +146,7 @@ def main() -> None:
     print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
-          f"initial design {args.initial}\n")
+          f"initial design {args.initial}, prune by {args.prune_by}\n")
     print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
           "val NDCG@20 | test NDCG@20 | test Recall@20 |")
     print("|---|---|---|---|---|---|---|---|")

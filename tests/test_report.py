@@ -74,7 +74,7 @@ def test_ranking_matches_the_leaderboard_rule():
 
 
 # --- figures per edge case -------------------------------------------------------------------
-def test_a_timed_search_draws_its_curves_by_training_seconds_first():
+def test_a_search_pruning_by_seconds_draws_its_curves_by_training_seconds_first():
     from report_studies import STUDY_ATTRS
     reset_clock()
     fast = trial(0, C, [0.30], [(1, 0.10), (2, 0.20), (3, 0.30)], "max_epochs", 0, 2)
@@ -82,7 +82,7 @@ def test_a_timed_search_draws_its_curves_by_training_seconds_first():
     old = trial(2, C, [0.25], [(1, 0.25)], "max_epochs", 11, 3)  # recorded before curve_seconds existed
     fast.user_attrs["curve_seconds"] = [0.4, 0.8, 1.2]
     slow.user_attrs["curve_seconds"] = [8.5]
-    data = collect(study_with([fast, slow, old], attrs={**STUDY_ATTRS, "trial_timeout": 10.0}))
+    data = collect(study_with([fast, slow, old], attrs={**STUDY_ATTRS, "trial_timeout": 10.0, "prune_by": "seconds"}))
     assert data.timed_curves == {0: [(0.4, 0.10), (0.8, 0.20), (1.2, 0.30)], 1: [(8.5, 0.12)]}
     fig = figures(data)["learning_curves"]
     assert fig.layout.xaxis.title.text == "seconds of training"
@@ -94,7 +94,7 @@ def test_a_timed_search_draws_its_curves_by_training_seconds_first():
     epochs = menu.buttons[1].args[0]["x"]
     assert [1, 2, 3] in [list(x) for x in epochs] and menu.buttons[1].args[1]["xaxis.title.text"] == "epoch"
     assert "asha (compares candidates at equal seconds of training)" in header_html(data)
-    # without a time limit epochs come first; the seconds stay one click away
+    # pruned by epochs: epochs come first; the seconds stay one click away
     fig = figures(collect(study_with([fast, slow, old])))["learning_curves"]
     assert fig.layout.xaxis.title.text == "epoch"
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["by epoch", "by training seconds"]

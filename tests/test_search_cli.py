@@ -172,6 +172,7 @@ def needs_controller(name):
     (["--study", "bad name"], ["--study", "bad name"]),
     (["--initial", "gcn"], ["--initial", "'gcn'", "not in space"]),
     (["--initial", "nope"], ["--initial", "'nope'", "unknown preset"]),
+    (["--prune-by", "seconds"], ["--prune-by seconds", "--trial-timeout"]),
 ])
 def test_bad_search_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, tiny_csv, space, args, fragments):
     monkeypatch.chdir(tmp_path)  # a default runs/ folder would show up too

@@ -113,7 +113,7 @@ def test_a_timed_search_reports_training_milliseconds_and_records_them(tiny_csv,
     space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
                                                 "search: {max_epochs: 6, patience: 6}"))
     result = run_search(tiny_csv, space, tmp_path / "run", trials=4, trial_timeout=60.0, pruner=pruner,
-                        controller="optuna-random")
+                        prune_by="seconds", controller="optuna-random")
     trials = result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(trials) == 4
     for t in trials:
@@ -125,12 +125,26 @@ def test_a_timed_search_reports_training_milliseconds_and_records_them(tiny_csv,
         assert [v for _, v in a["curve"]] == [t.intermediate_values[s] for s in steps]
 
 
-def test_an_untimed_search_still_reports_epochs(tiny_csv, tmp_path):
+@pytest.mark.parametrize("trial_timeout", [None, 60.0])
+def test_pruning_by_epochs_reports_epochs_with_or_without_a_time_limit(tiny_csv, tmp_path, trial_timeout):
     small_space = write_space(tmp_path, SMALL)
-    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=2, pruner="asha", controller="optuna-random")
+    result = run_search(tiny_csv, small_space, tmp_path / "run", trials=2, pruner="asha", controller="optuna-random",
+                        trial_timeout=trial_timeout)
+    assert result.study.user_attrs["prune_by"] == "epochs"
     for t in result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
         assert sorted(t.intermediate_values) == [e for e, _ in t.user_attrs["curve"]]
         assert len(t.user_attrs["curve_seconds"]) == len(t.user_attrs["curve"])
+
+
+def test_prune_by_seconds_needs_a_time_limit_and_a_known_name(tiny_csv, tmp_path):
+    from gnnnas.errors import GnnnasError
+
+    space = write_space(tmp_path, SMALL)
+    with pytest.raises(GnnnasError, match=r"--prune-by seconds: .*--trial-timeout"):
+        run_search(tiny_csv, space, tmp_path / "a", prune_by="seconds")
+    with pytest.raises(GnnnasError, match=r"--prune-by 'minutes': expected one of epochs, seconds"):
+        run_search(tiny_csv, space, tmp_path / "b", prune_by="minutes", trial_timeout=5.0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_optuna_tpe_proposes_from_its_model_after_five_trials():
@@ -158,7 +172,7 @@ def test_a_timed_search_evaluates_slow_candidates_at_the_rungs(tiny_csv, tmp_pat
     space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
                                                 "search: {max_epochs: 100000, eval_every: 100000, patience: 50}"))
     result = run_search(tiny_csv, space, tmp_path / "run", trials=4, trial_timeout=1.0, pruner="asha",
-                        controller="optuna-random")
+                        prune_by="seconds", controller="optuna-random")
     trials = result.study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(trials) == 4
     for t in trials:

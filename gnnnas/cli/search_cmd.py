@@ -34,8 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-epochs", type=int, default=None, help="epochs per candidate (default: the space's)")
     s.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                    help="training seconds per candidate, a budget like --max-epochs: at the limit the candidate "
-                        "is evaluated once more and keeps its best result; pruners then compare candidates at "
-                        "equal training seconds instead of equal epochs (default: no limit)")
+                        "is evaluated once more and keeps its best result (default: no limit)")
+    s.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
+                   help="what the pruner's rungs count: epochs (a tenth of --max-epochs first; the default) or "
+                        "seconds of training (a tenth of --trial-timeout first, evaluating mid-epoch if need be): "
+                        "compares cheap and slow candidates at equal cost")
     s.add_argument("--patience", type=int, default=None,
                    help="evaluations without improvement before a candidate stops (default: the space's)")
     s.add_argument("--eval-every", type=int, default=None, help="epochs between validations (default: the space's)")
@@ -122,6 +125,7 @@ def _search(args: argparse.Namespace) -> int:
                         storage=args.storage, study=args.study, out=args.out, device=args.device, seed=args.seed,
                         quiet=args.quiet, patience=args.patience, eval_every=args.eval_every,
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
+                        prune_by=args.prune_by,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
                         initial=args.initial, **options)
     except SearchInterrupted as stop:

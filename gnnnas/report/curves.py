@@ -2,8 +2,8 @@
 
 Trials that recorded when each evaluation happened (``curve_seconds``) can
 also be drawn against seconds of training, the axis the pruner compares
-candidates on when each has a time budget (``--trial-timeout``); a button
-switches between the two, and that view is the first one for such searches.
+candidates on with ``--prune-by seconds``; a button switches between the
+two, and that view is the first one for such searches.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def curves_figure(data: ReportData) -> Figure:
                             args=[{"x": by_time}, {"xaxis.title.text": "seconds of training",
                                                    "title.text": time_title}]),
         }
-        first = "seconds" if data.attrs.get("trial_timeout") else "epoch"
+        first = "seconds" if data.attrs.get("prune_by") == "seconds" else "epoch"
         if first == "seconds":  # what the pruner compared: show it first
             for trace, xs in zip(fig.data, by_time):
                 trace.x = xs

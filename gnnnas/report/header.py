@@ -69,7 +69,7 @@ def _search(data: ReportData) -> list[tuple[str, str]]:
                 f" (trials by {', '.join(map(html.escape, controllers))})"
                 if controllers and controllers != [a.get("controller")] else "")),
             ("pruner", _e(a.get("pruner")) + (" (compares candidates at equal seconds of training)"
-                                               if a.get("trial_timeout") and _by_time(a.get("pruner")) else "")),
+                                               if a.get("prune_by") == "seconds" and _by_time(a.get("pruner")) else "")),
             ("objective", ", ".join(f"{html.escape(o)} ({d})" for o, d in zip(data.objectives, data.directions))),
             ("budget used", f"{finished} of {budget} trials finished" if budget else f"{finished} trials finished"),
             ("per trial", f"at most {_e(a.get('max_epochs'))} epochs"

@@ -37,7 +37,7 @@ from gnnnas.search.liveness import auto_threads, fail_stale_trials
 from gnnnas.search.objective import TrialContext, TrialRunner
 from gnnnas.search.progress import Progress
 from gnnnas.search.objectives import Constraints, Objectives, parse_objectives, quality
-from gnnnas.search.pruners import DEFAULT_MULTI_PRUNER, PRUNERS, default_pruner, make_pruner
+from gnnnas.search.pruners import DEFAULT_MULTI_PRUNER, PRUNE_BY, PRUNERS, default_pruner, make_pruner
 from gnnnas.search.storage import default_url, local_file, mask, normalize, open_storage
 from gnnnas.search.study import (RunSettings, check_out_folder, data_record, find_study, open_study, read_search_json,
                                  study_attrs, study_objectives_of, write_search_json)
@@ -167,6 +167,15 @@ def check_controller(name: str) -> str:
     return name
 
 
+def check_prune_by(prune_by: str, trial_timeout: float | None) -> str:
+    if prune_by not in PRUNE_BY:
+        raise GnnnasError(f"--prune-by {prune_by!r}: expected one of {', '.join(PRUNE_BY)}")
+    if prune_by == "seconds" and trial_timeout is None:
+        raise GnnnasError("--prune-by seconds: rungs are fractions of each candidate's time budget; "
+                          "set one with --trial-timeout SECONDS")
+    return prune_by
+
+
 def check_pruner(name: str, multi_objective: bool = False) -> str:
     if name not in PRUNERS:
         raise GnnnasError(f"--pruner {name!r}: unknown pruner; expected one of {', '.join(PRUNERS)}")
@@ -235,7 +244,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            max_epochs: int | None = None, metric: str | None = None, storage: str | None = None,
            study: str | None = None, out: str | Path | None = None, device: str = "auto", seed: int = 0,
            quiet: bool = True, *, patience: int | None = None, eval_every: int | None = None, keep_weights: int = 3,
-           threads: int | None = None, trial_timeout: float | None = None,
+           threads: int | None = None, trial_timeout: float | None = None, prune_by: str = "epochs",
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
            max_params: int | None = None, initial: str | Sequence[str] | None = None,
            **data_options: Any) -> SearchResult:
@@ -246,6 +255,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     after that many seconds (its running trial is recorded PRUNED);
     ``trial_timeout`` caps each candidate's training seconds, like
     ``max_epochs`` caps its epochs (a study setting, shared by its workers).
+    ``prune_by="seconds"`` makes the pruner's rungs fractions of that time
+    budget instead of ``max_epochs`` (:class:`~gnnnas.search.pruners.Resource`).
     ``max_epochs``, ``patience``, ``eval_every`` and ``metric`` default to the
     space's ``search:`` settings. ``storage`` is a SQLAlchemy URL or
     ``journal:PATH`` (default ``sqlite:///<out>/study.db``); ``study``
@@ -271,6 +282,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     _check_positive_int("--trials", trials)
     timeout = _check_timeout(timeout)
     trial_timeout = _check_timeout(trial_timeout, "--trial-timeout")
+    check_prune_by(prune_by, trial_timeout)
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     _check_positive_int("--seed", seed, minimum=0)
     if threads is not None:
@@ -308,7 +320,8 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     dataset = _load_data(source, options)
     check_data_fits(space_obj, dataset, metric, f"space {space_obj.path}")
     settings = RunSettings(controller=controller, pruner=pruner, trials=trials, max_epochs=max_epochs,
-                           patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout)
+                           patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout,
+                           prune_by=prune_by)
     attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings, goals,
                         constraints)
     check_out_folder(out, study_name, url, storage_default, attrs)
@@ -390,7 +403,8 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
                            trials=trials if trials is not None else int(attrs["trials"]),
                            max_epochs=int(attrs["max_epochs"]), patience=int(attrs["patience"]),
                            eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]),
-                           trial_timeout=_check_timeout(attrs.get("trial_timeout"), "trial_timeout"))
+                           trial_timeout=_check_timeout(attrs.get("trial_timeout"), "trial_timeout"),
+                           prune_by=attrs.get("prune_by", "epochs"))
     metric = check_metric(attrs["metric"])
     check_data_fits(space_obj, dataset, metric, f"study {study}: space {attrs['space'].get('name')}")
     existing = len(found.get_trials(deepcopy=False))
@@ -433,6 +447,7 @@ def run(session: Session) -> SearchResult:
     ctx = TrialContext(study=session.study, dataset=session.dataset, device=session.device, config=config,
                        controller=st.controller, keeper=WeightKeeper(session.out, session.keep_weights),
                        progress=session.progress, deadline=deadline, trial_timeout=st.trial_timeout,
+                       resource=st.resource,
                        objectives=session.objectives, constraints=session.constraints)
     local = local_file(session.storage_url)
     budget = Budget(session.study, st.trials,

@@ -7,7 +7,7 @@ Everything a trial leaves is JSON in its user attrs:
 ``controller``  who proposed it; ``worker`` ``hostname:pid``; ``seed``
 ``curve``       ``[epoch, value]`` of the selection metric per evaluation (written as it grows)
 ``curve_seconds`` seconds of training (evaluations included) at each point of ``curve``; with a
-                time limit these are the pruner's steps (:class:`~gnnnas.search.pruners.Resource`)
+                ``--prune-by seconds`` these are the pruner's steps (:class:`~gnnnas.search.pruners.Resource`)
 ``loss``        mean training loss per epoch
 ``val``         every validation metric at the best epoch (``cold_recall@20`` ...: cold-start items, when
                 the dataset holds some out; :mod:`gnnnas.data.cold`)
@@ -79,13 +79,11 @@ class TrialContext:
     trial_timeout: float | None = None  # training seconds each candidate may use (``time_limit``)
     objectives: Objectives | None = None  # None: the single metric of ``config``
     constraints: Constraints = Constraints()  # cost limits (feasibility of the kept weights)
+    resource: Resource | None = None  # what the pruner's steps count (None: epochs)
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    @property
-    def resource(self) -> Resource:
-        return Resource(self.config.epochs, self.config.eval_every, self.trial_timeout)
 
 
 def _floats(metrics: dict) -> dict:
@@ -185,7 +183,7 @@ class TrialRunner:
         curve: list[list[float]] = []
         seconds: list[float] = []
         stop: list[str] = []
-        resource = ctx.resource
+        resource = ctx.resource or Resource(config.epochs, config.eval_every)
 
         written = [-math.inf]
 

@@ -3,8 +3,9 @@
 The search reports the validation metric after every evaluation and asks the
 pruner whether to stop; candidates of multi-fidelity controllers
 (``Suggestion.prunable`` False) are never pruned. What a pruner's steps count
-is the :class:`Resource`: epochs, or, when every candidate has a training time
-budget (``--trial-timeout``), milliseconds of its training. Optuna's pruners
+is the :class:`Resource`: epochs, or, with ``--prune-by seconds`` (which needs
+a training time budget per candidate, ``--trial-timeout``), milliseconds of
+its training. Optuna's pruners
 judge one objective; multi-objective searches use ``cost_aware``
 (:mod:`gnnnas.search.cost_pruner`, their default) or ``none``.
 """
@@ -17,6 +18,9 @@ from typing import Callable
 import optuna
 
 
+#: What the rungs count: ``--prune-by``.
+PRUNE_BY = ("epochs", "seconds")
+
 #: Successive halving's (ASHA, Hyperband) reduction factor: a third of the candidates go on at each rung.
 REDUCTION = 3
 
@@ -25,19 +29,24 @@ REDUCTION = 3
 class Resource:
     """What a candidate spends, as the pruners count it.
 
-    Without a time limit the steps are epochs. With one (``trial_timeout``
-    seconds per candidate) they are milliseconds of the candidate's training
+    By default the steps are epochs. Pruning by seconds (``trial_timeout``
+    set: each candidate's time budget) they are milliseconds of its training
     (evaluations included, as the limit counts them): a search space mixes
     candidates whose epochs cost 0.1 s (matrix factorisation) with attention
     stacks whose epochs cost 20 s, and compared at the same epoch the cheap
     ones are judged after a sliver of the time the slow ones used, so the
     pruner stops exactly the candidates that fit many epochs into the budget.
     Compared at the same training time, each is judged at equal cost.
+
+    The catch, measured (experiments/RESULTS.md): a tenth of a time budget is
+    early in a candidate's learning, when graph stacks already rank about as
+    well as popularity and matrix factorisation has barely moved, so early
+    time rungs can favour the plateau; hence epochs stay the default.
     """
 
     max_epochs: int
     eval_every: int = 1
-    trial_timeout: float | None = None  # seconds of training per candidate
+    trial_timeout: float | None = None  # seconds of training per candidate when pruning by seconds, else None
 
     @property
     def timed(self) -> bool:

@@ -61,11 +61,12 @@ class RunSettings:
     eval_every: int
     seed: int
     trial_timeout: float | None = None  # training seconds per candidate (None: no limit)
+    prune_by: str = "epochs"  # what the pruner's rungs count: epochs, or seconds of training (needs trial_timeout)
 
     @property
     def resource(self) -> Resource:
         """What the pruner's steps count: epochs, or training milliseconds under a time limit."""
-        return Resource(self.max_epochs, self.eval_every, self.trial_timeout)
+        return Resource(self.max_epochs, self.eval_every, self.trial_timeout if self.prune_by == "seconds" else None)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
