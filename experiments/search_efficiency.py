@@ -52,7 +52,7 @@ two first trials, and this benchmark compares what the controllers propose.
 ``--initial space`` measures the searches as ``gnnnas search`` runs them.
 
 Short budgets make the comparison hostage to the first proposals (TPE's
-first 10 are seeded random draws, the same as optuna-random's, see the note
+first 5 are seeded random draws, the same as optuna-random's, see the note
 under the tables); budgets of 30+ minutes per search would say more.
 
 Prints Markdown tables; appends one JSON line per run and one summary line to
@@ -271,10 +271,12 @@ def main() -> None:
         label = "Goal" if method == GOAL_METHOD else "Same test"
         print(f"{label}: {method} reaches {args.baseline}'s final best in <= 1/3 of the budget: "
               f"{'; '.join(parts)} -> {met}/{decided} decided seeds ({len(seeds) - decided} n/a).")
-    print(f"\nNote: optuna-tpe's first 10 proposals are random draws from the same seeded stream as "
-          f"optuna-random's (TPESampler n_startup_trials=10), so both start with the same candidates; until "
-          f"then the two differ only in pruning. A seed where the baseline found its final best within 1/3 of "
-          f"the budget itself says little about the goal.")
+    from gnnnas.search.controllers import CONTROLLERS
+    startup = CONTROLLERS["optuna-tpe"].n_startup_trials
+    print(f"\nNote: optuna-tpe's first {startup} proposals are random draws from the same seeded stream as "
+          f"optuna-random's (TPESampler n_startup_trials={startup}), so both start with the same candidates; "
+          f"until then the two differ only in pruning. A seed where the baseline found its final best within "
+          f"1/3 of the budget itself says little about the goal.")
     if html is not None:
         print(f"\nAnytime curves: {html}")
 
