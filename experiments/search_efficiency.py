@@ -52,7 +52,7 @@ two first trials, and this benchmark compares what the controllers propose.
 ``--initial space`` measures the searches as ``gnnnas search`` runs them.
 
 Short budgets make the comparison hostage to the first proposals (TPE's
-first 5 are seeded random draws, the same as optuna-random's, see the note
+first 10 are seeded random draws, the same as optuna-random's, see the note
 under the tables); budgets of 30+ minutes per search would say more.
 
 Prints Markdown tables; appends one JSON line per run and one summary line to
