@@ -6,6 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from gnnnas.search.asha import top_rung
 from gnnnas.search.pruners import PRUNERS, Resource, first_rung, make_pruner
 from gnnnas.search.time_median import ElapsedMedianPruner, value_by
 
@@ -98,6 +99,67 @@ def test_elapsed_median_waits_for_startup_trials_and_warm_up_then_compares_at_eq
     trial = study.ask()
     trial.report(0.15, 1500)
     assert not trial.should_prune()
+
+
+def test_successive_halving_rungs_stop_where_no_higher_rung_fits_the_budget():
+    assert Resource(max_epochs=20).rungs() == [2, 6]  # 18 is the top rung: 54 > 20, nothing to promote to
+    assert Resource(max_epochs=10).rungs() == [1, 3]
+    assert Resource(max_epochs=100, eval_every=2).rungs() == [10, 30]
+    assert Resource(max_epochs=2).rungs() == []  # 1 * 3 > 2: successive halving has nothing to judge
+    assert Resource(max_epochs=20, trial_timeout=20.0).rungs() == [2000, 6000]
+    assert top_rung(2, 20, 3) == 18 and top_rung(2, 20, 3, min_early_stopping_rate=2) == 18
+    assert top_rung(2, 17, 3) == 6
+
+
+def _best_then_close(study: optuna.Study, close_at_18: float) -> bool:
+    """A leader, then a candidate level with it at epochs 2 and 6 and behind it at 18; True if pruned."""
+    _run(study, [(2, 0.05), (6, 0.10), (18, 0.140), (20, 0.141)])
+    return _run(study, [(2, 0.05), (6, 0.10), (18, close_at_18), (20, 0.139)])
+
+
+def test_asha_never_prunes_at_its_top_rung():
+    resource = Resource(max_epochs=20)
+    unbounded = optuna.create_study(direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=resource.first_rung, reduction_factor=3))
+    assert _best_then_close(unbounded, 0.138)  # Optuna's own pruner stops it two epochs before its end
+    assert not _best_then_close(_study(resource, "asha"), 0.138)
+
+
+def test_asha_judges_lower_rungs_on_a_first_report_past_the_top_rung():
+    study = _study(Resource(max_epochs=20), "asha")
+    _run(study, [(2, 0.05), (6, 0.10), (20, 0.14)])
+    trial = study.ask()
+    trial.report(0.01, 19)  # a slow candidate evaluated for the first time near its end
+    assert trial.should_prune()  # behind at rung 2
+    rungs = {k for k in study.trials[-1].system_attrs if k.startswith("completed_rung_")}
+    assert rungs == {"completed_rung_0"}
+    study.tell(trial, state=TrialState.PRUNED)
+    trial = study.ask()
+    trial.report(0.2, 19)
+    assert not trial.should_prune()  # ahead at rungs 2 and 6, and 18 is not judged
+    assert {k for k in study.trials[-1].system_attrs if k.startswith("completed_rung_")} == {
+        "completed_rung_0", "completed_rung_1"}
+
+
+def test_hyperband_brackets_never_prune_at_or_past_the_top_rung():
+    resource = Resource(max_epochs=20)
+    pruned_at: dict[str, list[int]] = {}
+    for label, pruner in (("optuna", optuna.pruners.HyperbandPruner(min_resource=2, max_resource=20,
+                                                                     reduction_factor=3)),
+                          ("bounded", make_pruner("hyperband", resource))):
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        for i in range(30):  # early values in a scrambled order, late ones falling: every rung has losers
+            trial, early = study.ask(), (i * 7) % 10 / 100
+            for step, value in ((2, early), (6, 2 * early), (18, 1.0 - 0.01 * i), (20, 1.0 - 0.01 * i)):
+                trial.report(value, step)
+                if trial.should_prune():
+                    study.tell(trial, state=TrialState.PRUNED)
+                    break
+            else:
+                study.tell(trial, 1.0 - 0.01 * i)
+        pruned_at[label] = [t.last_step for t in study.get_trials(states=(TrialState.PRUNED,))]
+    assert 18 in pruned_at["optuna"]
+    assert pruned_at["bounded"] and max(pruned_at["bounded"]) < 18
 
 
 def test_every_pruner_has_a_time_axis():

@@ -17,6 +17,8 @@ from typing import Callable
 
 import optuna
 
+from gnnnas.search.asha import BoundedHyperbandPruner, BoundedSuccessiveHalvingPruner
+
 
 #: What the rungs count: ``--prune-by``.
 PRUNE_BY = ("epochs", "seconds")
@@ -76,12 +78,13 @@ class Resource:
         return first_rung(self.max_epochs, self.eval_every)
 
     def rungs(self) -> list[int]:
-        """The steps successive halving judges at: first_rung * REDUCTION**k below the budget."""
+        """The steps successive halving judges at: first_rung * REDUCTION**k while the next rung is within
+        the budget (the top rung judges nobody: :mod:`gnnnas.search.asha`)."""
         steps, step = [], self.first_rung
-        while step < self.max_resource:
+        while step * REDUCTION <= self.max_resource:
             steps.append(step)
             step *= REDUCTION
-        return steps or [self.max_resource]
+        return steps
 
     def describe(self, step: int) -> str:
         return f"{step / 1000:g} s of training" if self.timed else f"epoch {step}"
@@ -116,12 +119,12 @@ def _median(r: Resource) -> optuna.pruners.BasePruner:
 
 def _asha(r: Resource) -> optuna.pruners.BasePruner:
     # Rung values are recorded at the first report at or past each rung, so steps need not line up.
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=r.first_rung, reduction_factor=REDUCTION)
+    return BoundedSuccessiveHalvingPruner(min_resource=r.first_rung, max_resource=r.max_resource,
+                                          reduction_factor=REDUCTION)
 
 
 def _hyperband(r: Resource) -> optuna.pruners.BasePruner:
-    return optuna.pruners.HyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource,
-                                          reduction_factor=REDUCTION)
+    return BoundedHyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource, reduction_factor=REDUCTION)
 
 
 def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:
@@ -131,8 +134,9 @@ def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:
 
 
 PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
-    PrunerInfo("asha", "asynchronous successive halving: at r, 3r, 9r ... (r = a tenth of max_epochs, or of "
-                       "--trial-timeout's training seconds when set) keep the top third of candidates (the default)",
+    PrunerInfo("asha", "asynchronous successive halving: at r, 3r, 9r ... while 3x the rung fits in max_epochs "
+                       "(r = a tenth of it, or of --trial-timeout's training seconds with --prune-by seconds) keep "
+                       "the top third of candidates (the default)",
                _asha),
     PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch (or training "
                          "time, with --trial-timeout), after 3 candidates and a warm-up", _median),
