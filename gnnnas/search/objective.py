@@ -85,7 +85,6 @@ class TrialContext:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
 
-
 def _floats(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
