@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from gnnnas.search.asha import top_rung
+from gnnnas.search.asha import BoundedSuccessiveHalvingPruner, top_rung
 from gnnnas.search.pruners import PRUNERS, Resource, first_rung, make_pruner
 from gnnnas.search.time_median import ElapsedMedianPruner, value_by
 
@@ -160,6 +163,60 @@ def test_hyperband_brackets_never_prune_at_or_past_the_top_rung():
         pruned_at[label] = [t.last_step for t in study.get_trials(states=(TrialState.PRUNED,))]
     assert 18 in pruned_at["optuna"]
     assert pruned_at["bounded"] and max(pruned_at["bounded"]) < 18
+
+
+def test_bounded_asha_decides_like_optunas_below_its_top_rung():
+    rng = np.random.default_rng(0)
+    curves = [np.cumsum(rng.uniform(0.0, 0.02, size=9)) + rng.uniform(0.0, 0.05) for _ in range(40)]
+    decisions = {}
+    for label, pruner in (("optuna", optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)),
+                          ("ours", BoundedSuccessiveHalvingPruner(min_resource=1, max_resource=10**4))):
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        decisions[label] = [_run(study, list(enumerate(map(float, curve), start=1))) for curve in curves]
+    assert decisions["ours"] == decisions["optuna"] and 10 < sum(decisions["ours"]) < 40
+
+
+def _run_timed(study: optuna.Study, rows: list[tuple[int, float, float]]) -> bool:
+    """Like _run, with (epoch, seconds since the trial started, value) rows and the pruner's clock set to them."""
+    trial = study.ask()
+    started = study._storage.get_trial(trial._trial_id).datetime_start
+    for epoch, seconds, value in rows:
+        study.pruner.clock = lambda s=seconds: started + datetime.timedelta(seconds=s)
+        trial.report(value, epoch)
+        if trial.should_prune():
+            study.tell(trial, state=TrialState.PRUNED)
+            return True
+    study.tell(trial, max(v for _, _, v in rows))
+    return False
+
+
+def test_asha_matched_judges_a_cheap_candidate_among_cheap_ones():
+    resource = Resource(max_epochs=40)  # rungs at epochs 4 and 12
+    plain, matched = _study(resource, "asha"), _study(resource, "asha_matched")
+    assert matched.pruner.cost_slack == 1.5
+    for study in (plain, matched):
+        for _ in range(3):
+            _run_timed(study, SLOW)  # 0.07 at epoch 4, after 20 s
+    worse_fast = [(e, s, v / 2) for e, s, v in FAST]
+    # by epoch alone the fast one (0.016 at epoch 4, after 0.4 s) trails the stacks: stopped
+    assert _run_timed(plain, FAST)
+    # matched, nobody got to epoch 4 within 1.5 x 0.4 s: it goes on, and the next cheap one meets it
+    assert not _run_timed(matched, FAST)
+    assert _run_timed(matched, worse_fast)
+    seconds = [t.system_attrs.get("gnnnas_rung_seconds_0") for t in matched.trials]
+    assert seconds == pytest.approx([20.0, 20.0, 20.0, 0.4, 0.4])
+    # a slow candidate still meets everyone at least as fast: 0.03 at epoch 4 trails the others
+    assert _run_timed(matched, [(e, s, v - 0.04) for e, s, v in SLOW])
+
+
+def test_a_search_with_matched_asha_records_when_each_candidate_reached_a_rung(tiny_csv, tmp_path):
+    space = write_space(tmp_path, SMALL)
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=3, pruner="asha_matched",
+                        controller="optuna-random")
+    judged = [t for t in result.study.trials if "completed_rung_0" in t.system_attrs]
+    assert len(judged) == 3  # every candidate reached epoch 1, the first rung of max_epochs 3
+    for t in judged:
+        assert 0 < t.system_attrs["gnnnas_rung_seconds_0"] <= t.duration.total_seconds()
 
 
 def test_every_pruner_has_a_time_axis():

@@ -16,9 +16,12 @@ random search, as in Li et al., JMLR 2018.
 
 from __future__ import annotations
 
-import copy
+import datetime
+import math
+from typing import Callable
 
 import optuna
+from optuna.study import StudyDirection
 
 
 def top_rung(min_resource: int, max_resource: int, reduction_factor: int, min_early_stopping_rate: int = 0) -> int:
@@ -29,30 +32,80 @@ def top_rung(min_resource: int, max_resource: int, reduction_factor: int, min_ea
     return rung
 
 
+#: System attrs of a trial judged at rung k: its value there (Optuna's key, so its tools read them) and,
+#: for cost-matched comparisons, the seconds it had run when it got there.
+RUNG_KEY = "completed_rung_"
+RUNG_SECONDS_KEY = "gnnnas_rung_seconds_"
+
+
+def promotable(value: float, competing: list[float], reduction_factor: int, maximize: bool) -> bool:
+    """In the top ``1/reduction_factor`` of ``competing`` (which holds ``value``)? With fewer than
+    ``reduction_factor`` values, only the best goes on (Optuna's rule for the first trials of a rung)."""
+    k = max(1, len(competing) // reduction_factor)
+    ranked = sorted(competing, reverse=maximize)
+    return value >= ranked[k - 1] if maximize else value <= ranked[k - 1]
+
+
 class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
     """ASHA that never judges at or past its top rung (see the module docstring).
+
+    ``cost_slack`` (None: off) matches comparisons by cost: at a rung a
+    candidate is compared only with candidates that reached it within
+    ``cost_slack`` times its own seconds. Under a per-candidate time limit the
+    default space mixes candidates whose epochs cost 0.1 s (matrix
+    factorisation) with stacks whose epochs cost 20 s; judged at the same
+    epoch against all of them, a cheap candidate that has used a sliver of
+    its budget is measured against ones that used all of theirs, and is
+    pruned though it ends well (experiments/RESULTS.md). Matched, cheap
+    candidates compete among cheap ones; a slow one still meets everyone at
+    least as fast as itself.
 
     Rung values are stored as Optuna's pruner stores them (the trial's
     ``completed_rung_k`` system attrs), so studies and reports read the same.
     """
 
     def __init__(self, min_resource: int, max_resource: int, reduction_factor: int = 3,
-                 min_early_stopping_rate: int = 0) -> None:
+                 min_early_stopping_rate: int = 0, cost_slack: float | None = None) -> None:
         super().__init__(min_resource=min_resource, reduction_factor=reduction_factor,
                          min_early_stopping_rate=min_early_stopping_rate)
         self.max_resource = max_resource
         self.top_rung = top_rung(min_resource, max_resource, reduction_factor, min_early_stopping_rate)
+        self.cost_slack = cost_slack
+        self.clock: Callable[[], datetime.datetime] = datetime.datetime.now  # as Optuna stamps datetime_start
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        step = trial.last_step
-        if step is None or step < self.top_rung:
-            return super().prune(study, trial)
-        # A report at or past the top rung may still be a slow candidate's first past lower rungs: judge
-        # those, with this value, as if it came just below the top rung.
-        view = copy.copy(trial)
-        view.intermediate_values = {s: v for s, v in trial.intermediate_values.items() if s < self.top_rung - 1}
-        view.intermediate_values[self.top_rung - 1] = trial.intermediate_values[step]
-        return super().prune(study, view)
+        last = trial.last_step
+        if last is None:
+            return False
+        value = trial.intermediate_values[last]
+        # A report at or past the top rung may still be a slow candidate's first past lower rungs: those are
+        # judged, with this value; the top rung is not.
+        step = min(last, self.top_rung - 1)
+        rung = sum(1 for key in trial.system_attrs if key.startswith(RUNG_KEY))
+        seconds = (self.clock() - trial.datetime_start).total_seconds() if trial.datetime_start else None
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        trials: list[optuna.trial.FrozenTrial] | None = None
+        while step >= self._min_resource * self._reduction_factor ** (self._min_early_stopping_rate + rung):
+            if math.isnan(value):
+                return True
+            if trials is None:
+                trials = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+            key = f"{RUNG_KEY}{rung}"
+            study._storage.set_trial_system_attr(trial._trial_id, key, value)
+            if seconds is not None:
+                study._storage.set_trial_system_attr(trial._trial_id, f"{RUNG_SECONDS_KEY}{rung}", seconds)
+            competing = [t.system_attrs[key] for t in trials
+                         if key in t.system_attrs and self._comparable(t, rung, seconds)]
+            if not promotable(value, [*competing, value], self._reduction_factor, maximize):
+                return True
+            rung += 1
+        return False
+
+    def _comparable(self, other: optuna.trial.FrozenTrial, rung: int, seconds: float | None) -> bool:
+        if self.cost_slack is None or seconds is None:
+            return True
+        theirs = other.system_attrs.get(f"{RUNG_SECONDS_KEY}{rung}")
+        return theirs is None or theirs <= seconds * self.cost_slack
 
 
 class BoundedHyperbandPruner(optuna.pruners.HyperbandPruner):

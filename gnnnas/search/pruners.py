@@ -123,6 +123,15 @@ def _asha(r: Resource) -> optuna.pruners.BasePruner:
                                           reduction_factor=REDUCTION)
 
 
+#: ``asha_matched``: a candidate meets, at a rung, the candidates that got there within this many times its seconds.
+COST_SLACK = 1.5
+
+
+def _asha_matched(r: Resource) -> optuna.pruners.BasePruner:
+    return BoundedSuccessiveHalvingPruner(min_resource=r.first_rung, max_resource=r.max_resource,
+                                          reduction_factor=REDUCTION, cost_slack=COST_SLACK)
+
+
 def _hyperband(r: Resource) -> optuna.pruners.BasePruner:
     return BoundedHyperbandPruner(min_resource=r.first_rung, max_resource=r.max_resource, reduction_factor=REDUCTION)
 
@@ -138,6 +147,10 @@ PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
                        "(r = a tenth of it, or of --trial-timeout's training seconds with --prune-by seconds) keep "
                        "the top third of candidates (the default)",
                _asha),
+    PrunerInfo("asha_matched", "asha with comparisons matched by cost: at a rung a candidate meets only those that "
+                               f"got there within {COST_SLACK:g}x its training seconds, so candidates whose epochs "
+                               "cost 0.1 s are judged among themselves, not against 20 s epochs of slow stacks",
+               _asha_matched),
     PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch (or training "
                          "time, with --trial-timeout), after 3 candidates and a warm-up", _median),
     PrunerInfo("hyperband", "Hyperband: several successive-halving brackets up to max_epochs (or --trial-timeout)",
