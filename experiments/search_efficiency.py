@@ -141,6 +141,8 @@ def main() -> None:
                              "next mini-batch")
     parser.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
                         help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
+    parser.add_argument("--device", default="cpu", help="the searches' --device (default cpu: the numbers in "
+                        "RESULTS.md are CPU runs; cuda on a GPU machine)")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -164,7 +166,7 @@ def main() -> None:
                                      threads=args.threads, hard_stop=args.hard_stop or None,
                                      trial_timeout=args.trial_timeout or None,
                                      initial=None if args.initial == "space" else args.initial,
-                                     prune_by=args.prune_by)
+                                     prune_by=args.prune_by, device=args.device)
             run = runs[(method, seed)] = read_run(out, seconds, budget)
             c, f = run.counts, run.final
             print(f"{method} seed {seed}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -211,7 +213,8 @@ def main() -> None:
 
     print(f"\nMachine: {mach}; commit {commit}; space {args.space}, data {args.data}, budget {budget:g} s per "
           f"search (--timeout), max_epochs {max_epochs or 'the space default'}, seeds {args.seeds}, "
-          f"threads {args.threads or 'gnnnas default'}, initial design {args.initial}, prune by {args.prune_by}\n")
+          f"threads {args.threads or 'gnnnas default'}, initial design {args.initial}, prune by {args.prune_by}, "
+          f"device {args.device}\n")
     print("Best validation NDCG@20 so far (completed trials only, as best/ selects) and that trial's test "
           "NDCG@20; mean ± std over the seeds that had a completed trial by then.\n")
     print("| method | at | seconds | seeds with a result | best val NDCG@20 | its test NDCG@20 |")

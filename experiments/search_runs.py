@@ -89,7 +89,7 @@ class Run:
 def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str, seed: int, timeout: float,
                trials: int, max_epochs: int | None = None, threads: int | None = None,
                trial_timeout: float | None = None, initial: str | None = None, prune_by: str | None = None,
-               extra: tuple[str, ...] = (), hard_stop: float | None = 30.0) -> float:
+               extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu") -> float:
     """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
 
     ``hard_stop``: if the process still runs ``timeout + hard_stop`` seconds after it started (start-up and
@@ -102,7 +102,7 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "gnnnas", "search", "--space", space, "--data", data, "--controller", controller,
            "--pruner", pruner, "--trials", str(trials), "--timeout", f"{timeout:g}", "--seed", str(seed),
-           "--out", str(out), "--device", "cpu", "--quiet"]
+           "--out", str(out), "--device", device, "--quiet"]
     if max_epochs is not None:
         cmd += ["--max-epochs", str(max_epochs)]
     if threads is not None:

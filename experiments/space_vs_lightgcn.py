@@ -92,6 +92,8 @@ def main() -> None:
                              "default: lightgcn,mf; lightgcn: lightgcn; 'none': both start from nothing)")
     parser.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
                         help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
+    parser.add_argument("--device", default="cpu", help="the searches' --device (default cpu: the numbers in "
+                        "RESULTS.md are CPU runs; cuda on a GPU machine)")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     datasets, spaces = args.datasets.split(","), args.spaces.split(",")
@@ -113,7 +115,7 @@ def main() -> None:
                                      threads=args.threads, hard_stop=args.hard_stop or None,
                                      trial_timeout=args.trial_timeout or None,
                                      initial=None if args.initial == "space" else args.initial,
-                                     prune_by=args.prune_by)
+                                     prune_by=args.prune_by, device=args.device)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.final
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -146,7 +148,7 @@ def main() -> None:
     print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
-          f"initial design {args.initial}, prune by {args.prune_by}\n")
+          f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}\n")
     print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
           "val NDCG@20 | test NDCG@20 | test Recall@20 |")
     print("|---|---|---|---|---|---|---|---|")
