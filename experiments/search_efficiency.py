@@ -71,7 +71,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT, git_commit, machine  # noqa: E402
-from search_runs import Run, fmt, mean_std, read_run, run_search  # noqa: E402
+from search_runs import Run, add_search_options, fmt, mean_std, read_run, run_search  # noqa: E402
 
 METHODS = ["optuna-tpe+asha", "optuna-random+none", "nni-tpe+asha"]
 BASELINE = "optuna-random+none"
@@ -139,10 +139,7 @@ def main() -> None:
                         help="Ctrl-C a search still running this many seconds after its budget (start-up "
                              "included; 0: never): a safety net, --timeout already stops training at the "
                              "next mini-batch")
-    parser.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
-                        help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
-    parser.add_argument("--device", default="cpu", help="the searches' --device (default cpu: the numbers in "
-                        "RESULTS.md are CPU runs; cuda on a GPU machine)")
+    add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]

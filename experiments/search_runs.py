@@ -19,6 +19,7 @@ not part of the budget).
 
 from __future__ import annotations
 
+import argparse
 import math
 import shutil
 import signal
@@ -33,6 +34,7 @@ from optuna.trial import TrialState
 
 from gnnnas.search.api import open_folder
 from gnnnas.search.best import best_complete
+from gnnnas.search.pruners import PRUNE_BY
 
 
 @dataclass
@@ -84,6 +86,14 @@ class Run:
             if e.val >= target:
                 return e.t
         return None
+
+
+def add_search_options(parser: argparse.ArgumentParser) -> None:
+    """Options every benchmark passes through to its searches (``run_search``'s ``prune_by`` and ``device``)."""
+    parser.add_argument("--prune-by", choices=PRUNE_BY, default="epochs",
+                        help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
+    parser.add_argument("--device", default="cpu", help="the searches' --device (default cpu: the numbers in "
+                        "RESULTS.md are CPU runs; cuda on a GPU machine)")
 
 
 def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str, seed: int, timeout: float,

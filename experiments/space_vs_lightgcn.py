@@ -52,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
-from search_runs import Run, fmt, read_run, run_search  # noqa: E402
+from search_runs import Run, add_search_options, fmt, read_run, run_search  # noqa: E402
 
 DATASETS = ["online-retail", "gowalla-6000"]
 SPACES = ["default", "lightgcn"]
@@ -90,10 +90,7 @@ def main() -> None:
     parser.add_argument("--initial", default="space",
                         help="the searches' --initial (default 'space': each space's own initial design, "
                              "default: lightgcn,mf; lightgcn: lightgcn; 'none': both start from nothing)")
-    parser.add_argument("--prune-by", choices=("epochs", "seconds"), default="epochs",
-                        help="the searches' --prune-by: the pruner's rungs in epochs (default) or training seconds")
-    parser.add_argument("--device", default="cpu", help="the searches' --device (default cpu: the numbers in "
-                        "RESULTS.md are CPU runs; cuda on a GPU machine)")
+    add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
     datasets, spaces = args.datasets.split(","), args.spaces.split(",")

@@ -82,7 +82,9 @@ class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
         # judged, with this value; the top rung is not.
         step = min(last, self.top_rung - 1)
         rung = sum(1 for key in trial.system_attrs if key.startswith(RUNG_KEY))
-        seconds = (self.clock() - trial.datetime_start).total_seconds() if trial.datetime_start else None
+        # only cost-matched comparisons need when the trial got here (one more write per rung)
+        seconds = (self.clock() - trial.datetime_start).total_seconds() \
+            if self.cost_slack is not None and trial.datetime_start else None
         maximize = study.direction == StudyDirection.MAXIMIZE
         trials: list[optuna.trial.FrozenTrial] | None = None
         while step >= self._min_resource * self._reduction_factor ** (self._min_early_stopping_rate + rung):
@@ -102,7 +104,7 @@ class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
         return False
 
     def _comparable(self, other: optuna.trial.FrozenTrial, rung: int, seconds: float | None) -> bool:
-        if self.cost_slack is None or seconds is None:
+        if seconds is None:  # not matching by cost
             return True
         theirs = other.system_attrs.get(f"{RUNG_SECONDS_KEY}{rung}")
         return theirs is None or theirs <= seconds * self.cost_slack

@@ -17,7 +17,7 @@ from typing import Callable
 
 import optuna
 
-from gnnnas.search.asha import BoundedHyperbandPruner, BoundedSuccessiveHalvingPruner
+from gnnnas.search.asha import BoundedHyperbandPruner, BoundedSuccessiveHalvingPruner, top_rung
 
 
 #: What the rungs count: ``--prune-by``.
@@ -80,11 +80,10 @@ class Resource:
     def rungs(self) -> list[int]:
         """The steps successive halving judges at: first_rung * REDUCTION**k while the next rung is within
         the budget (the top rung judges nobody: :mod:`gnnnas.search.asha`)."""
-        steps, step = [], self.first_rung
-        while step * REDUCTION <= self.max_resource:
-            steps.append(step)
-            step *= REDUCTION
-        return steps
+        top, steps = top_rung(self.first_rung, self.max_resource, REDUCTION), [self.first_rung]
+        while steps[-1] < top:
+            steps.append(steps[-1] * REDUCTION)
+        return steps[:-1]
 
     def describe(self, step: int) -> str:
         return f"{step / 1000:g} s of training" if self.timed else f"epoch {step}"
