@@ -83,8 +83,8 @@ class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
         step = min(last, self.top_rung - 1)
         rung = sum(1 for key in trial.system_attrs if key.startswith(RUNG_KEY))
         # only cost-matched comparisons need when the trial got here (one more write per rung)
-        seconds = (self.clock() - trial.datetime_start).total_seconds() \
-            if self.cost_slack is not None and trial.datetime_start else None
+        seconds = ((self.clock() - trial.datetime_start).total_seconds()
+                   if self.cost_slack is not None and trial.datetime_start else None)
         maximize = study.direction == StudyDirection.MAXIMIZE
         trials: list[optuna.trial.FrozenTrial] | None = None
         while step >= self._min_resource * self._reduction_factor ** (self._min_early_stopping_rate + rung):

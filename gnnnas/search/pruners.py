@@ -80,10 +80,11 @@ class Resource:
     def rungs(self) -> list[int]:
         """The steps successive halving judges at: first_rung * REDUCTION**k while the next rung is within
         the budget (the top rung judges nobody: :mod:`gnnnas.search.asha`)."""
-        top, steps = top_rung(self.first_rung, self.max_resource, REDUCTION), [self.first_rung]
-        while steps[-1] < top:
-            steps.append(steps[-1] * REDUCTION)
-        return steps[:-1]
+        top, steps, step = top_rung(self.first_rung, self.max_resource, REDUCTION), [], self.first_rung
+        while step < top:
+            steps.append(step)
+            step *= REDUCTION
+        return steps
 
     def describe(self, step: int) -> str:
         return f"{step / 1000:g} s of training" if self.timed else f"epoch {step}"
