@@ -1,5 +1,6 @@
 """Native CPU kernels, compiled on first use: the propagation's sparse products and GATv2's
-attention logits (``spmm.c``), and fused full-ranking top-K of dot-product scores (``topk.c``).
+attention logits (``spmm.c``), fused full-ranking top-K of dot-product scores (``topk.c``), and
+dropout with a counter-based mask (``dropout.c``).
 
 The sources are plain C (no torch headers, so they build in about a second),
 linked into one library and called through :mod:`ctypes`, which releases the GIL. It is compiled with
@@ -32,7 +33,7 @@ from typing import Iterator
 
 import torch
 
-_SOURCES = tuple(Path(__file__).with_name(name) for name in ("spmm.c", "topk.c"))
+_SOURCES = tuple(Path(__file__).with_name(name) for name in ("spmm.c", "topk.c", "dropout.c"))
 _FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
 _ABI = 1
 
@@ -104,6 +105,10 @@ def _build() -> ctypes.CDLL:
     lib.gnn_topk_dot.restype = None
     lib.gnn_topk_pack.argtypes = [i64, i64, p, p]
     lib.gnn_topk_pack.restype = None
+    lib.gnn_dropout.argtypes = [i64, p, ctypes.c_uint64, ctypes.c_uint32, f32, p, p]
+    lib.gnn_dropout.restype = None
+    lib.gnn_dropout_backward.argtypes = [i64, p, p, f32, p]
+    lib.gnn_dropout_backward.restype = None
     return lib
 
 
@@ -257,3 +262,21 @@ def topk_dot(user_emb: torch.Tensor, packed: torch.Tensor, n_items: int, k: int,
     kernels().gnn_topk_dot(b, d, user_emb.data_ptr(), n_items, packed.data_ptr(), k, _ptr(indptr), _ptr(excluded),
                            _ptr(allowed), items.data_ptr(), values.data_ptr(), found.data_ptr())
     return items, values, found
+
+
+def dropout(x: torch.Tensor, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverted dropout of a contiguous float32 ``x``: ``(y, keep)`` with ``keep`` (uint8, ``x``'s
+    shape) the mask its backward needs. ``seed`` (0 <= seed < 2^64) alone fixes the mask; ``0 <= p < 1``."""
+    y = torch.empty_like(x)
+    keep = torch.empty(x.shape, dtype=torch.uint8)
+    threshold = min(round(p * 2 ** 32), 2 ** 32 - 1)
+    kernels().gnn_dropout(x.numel(), x.data_ptr(), seed, threshold, 1.0 / (1.0 - p), y.data_ptr(), keep.data_ptr())
+    return y, keep
+
+
+def dropout_backward(grad: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
+    """The gradient of :func:`dropout` for the output gradient ``grad``."""
+    grad = grad.contiguous()
+    out = torch.empty_like(grad)
+    kernels().gnn_dropout_backward(grad.numel(), grad.data_ptr(), keep.data_ptr(), 1.0 / (1.0 - p), out.data_ptr())
+    return out

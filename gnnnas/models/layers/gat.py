@@ -8,6 +8,7 @@ from torch_geometric.nn import GATConv
 
 from gnnnas.graph.adjacency import EdgeStructure
 from gnnnas.graph.attention import edge_softmax, edge_weighted_spmm
+from gnnnas.models.dropout import dropout
 from gnnnas.models.spec import LayerSpec
 
 
@@ -52,7 +53,7 @@ class GATLayer(GATConv):
         target = (h * self.att_dst).sum(-1)
         logits = F.leaky_relu(source.index_select(0, edges.col) + target.index_select(0, edges.row),
                               self.negative_slope)
-        alpha = F.dropout(edge_softmax(logits, edges), p=self.dropout, training=self.training)
+        alpha = dropout(edge_softmax(logits, edges), self.dropout, self.training)
         out = edge_weighted_spmm(edges, alpha, h)
         out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
         return out if self.bias is None else out + self.bias

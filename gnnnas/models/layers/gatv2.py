@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATv2Conv
 
 from gnnnas.graph.adjacency import EdgeStructure
 from gnnnas.graph.attention import edge_softmax, edge_weighted_spmm, gatv2_logits
+from gnnnas.models.dropout import dropout
 from gnnnas.models.spec import LayerSpec
 
 
@@ -50,7 +50,7 @@ class GATv2Layer(GATv2Conv):
         target = source if self.share_weights else self.lin_r(x).view(-1, self.heads, self.out_channels)
         logits = gatv2_logits(edges, source, target, self.att.view(self.heads, self.out_channels),
                               self.negative_slope)  # E x H
-        alpha = F.dropout(edge_softmax(logits, edges), p=self.dropout, training=self.training)
+        alpha = dropout(edge_softmax(logits, edges), self.dropout, self.training)
         out = edge_weighted_spmm(edges, alpha, source)
         out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
         return out if self.bias is None else out + self.bias
