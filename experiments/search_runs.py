@@ -12,6 +12,10 @@ or cut by ``--timeout``) and FAILED ones are never the best, whatever
 validation value they showed before being stopped. Test metrics are carried
 along for reporting only; nothing is ever picked by them.
 
+After a final fit (``--final-fit``) the exported winner is the final fit's
+choice (:func:`gnnnas.search.final_fit.final_choice`, validation only):
+:attr:`Run.winner`.
+
 The clock starts when the first trial starts (``datetime_start`` of trial 0):
 ``--timeout`` counts from just before that (the dataset is loaded first and is
 not part of the budget).
@@ -34,6 +38,7 @@ from optuna.trial import TrialState
 
 from gnnnas.search.api import open_folder
 from gnnnas.search.best import best_complete
+from gnnnas.search.final_fit import final_choice, records as final_records
 from gnnnas.search.pruners import PRUNE_BY
 
 
@@ -64,6 +69,16 @@ class Run:
     best_test_all: dict = field(default_factory=dict)
     seconds: float = 0.0  # wall time of the CLI process (data loading and best/ export included)
     budget: float | None = None  # seconds; completions after it do not count for :attr:`final`
+    final_fit: dict | None = None  # the final fit's choice, when it beat the search's best: trial, val, test, ...
+    final_fits: dict = field(default_factory=dict)  # every finalist's final fit, by trial number
+
+    @property
+    def winner(self) -> Event | None:
+        """What ``best/`` exports: the final fit's choice when there is one, else :attr:`final`."""
+        if self.final_fit is not None:
+            f = self.final_fit
+            return Event(self.seconds, f["val"], f["test"], f["test_recall"], f["trial"])
+        return self.final
 
     @property
     def final(self) -> Event | None:
@@ -99,7 +114,8 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
 def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str, seed: int, timeout: float,
                trials: int, max_epochs: int | None = None, threads: int | None = None,
                trial_timeout: float | None = None, initial: str | None = None, prune_by: str | None = None,
-               extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu") -> float:
+               extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu",
+               final_fit: int = 0, final_timeout: float | None = None) -> float:
     """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
 
     ``hard_stop``: if the process still runs ``timeout + hard_stop`` seconds after it started (start-up and
@@ -123,7 +139,12 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
         cmd += ["--initial", initial]
     if prune_by is not None:
         cmd += ["--prune-by", prune_by]
+    if final_fit:
+        cmd += ["--final-fit", str(final_fit)]
+        if final_timeout is not None:
+            cmd += ["--final-timeout", f"{final_timeout:g}"]
     cmd += list(extra)
+    wait = None if hard_stop is None else timeout + (final_timeout or 0) + hard_stop
     log = out.with_name(out.name + ".log")
     started = time.perf_counter()
     interrupted = False
@@ -132,7 +153,7 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
         f.flush()
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=None if hard_stop is None else timeout + hard_stop)
+            proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             # Safety net (--timeout already stops training at the next mini-batch).
             # Ctrl-C: the running trial is recorded FAIL ("interrupted") and the process exits 130.
@@ -197,6 +218,17 @@ def read_run(out: Path, seconds: float = 0.0, budget: float | None = None) -> Ru
         run.best_spec_text = str(ArchSpec.from_dict(run.best_spec)) if run.best_spec else None
         run.best_val_all = dict(best.user_attrs.get("val") or {})
         run.best_test_all = dict(best.user_attrs.get("test") or {})
+        choice = final_choice(study, best, metric)
+        if choice is not None:
+            trial, record = choice
+            run.final_fit = {"trial": trial.number, "val": record["val"][metric], "test": record["test"].get(metric),
+                             "test_recall": record["test"].get("recall@20"), "best_epoch": record["best_epoch"],
+                             "epochs": record["epochs"], "stopped": record["stopped"],
+                             "spec": trial.user_attrs.get("spec"),
+                             "spec_text": str(ArchSpec.from_dict(trial.user_attrs["spec"]))}
+    run.final_fits = {n: {"val": r["val"].get(metric), "test": r["test"].get(metric), "best_epoch": r["best_epoch"],
+                          "epochs": r["epochs"], "stopped": r["stopped"], "seconds": r["seconds"]}
+                      for n, r in final_records(study).items()}
     return run
 
 

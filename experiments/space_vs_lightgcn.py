@@ -33,6 +33,14 @@ of training per candidate, a budget like ``--max-epochs``: a candidate keeps
 the best result it reached within it). ``--timeout`` stops the running
 trial at its next mini-batch; ``--hard-stop`` (default 30 s) is a safety net.
 
+``--final-fit N --final-timeout S`` passes the final fit on to every search
+(:mod:`gnnnas.search.final_fit`): after its ``--timeout`` each search
+retrains its N best candidates without the per-candidate limit for up to S
+seconds, and its winner is what ``best/`` exports (the best on validation of
+the final fits and the search's best). Each search then takes ``--budget`` +
+S seconds in all: compare ``--budget 600 --final-timeout 300`` with
+``--budget 900``.
+
 Full run for a 2-core machine: 4 searches of 240 s plus building
 gowalla-6000 once (seconds): about 18 minutes.
 
@@ -90,6 +98,10 @@ def main() -> None:
     parser.add_argument("--initial", default="space",
                         help="the searches' --initial (default 'space': each space's own initial design, "
                              "default: lightgcn,mf; lightgcn: lightgcn; 'none': both start from nothing)")
+    parser.add_argument("--final-fit", type=int, default=0, metavar="N",
+                        help="the searches' --final-fit: retrain the N best candidates after the search")
+    parser.add_argument("--final-timeout", type=float, default=None, metavar="SECONDS",
+                        help="the searches' --final-timeout (seconds after --budget)")
     add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
@@ -112,9 +124,10 @@ def main() -> None:
                                      threads=args.threads, hard_stop=args.hard_stop or None,
                                      trial_timeout=args.trial_timeout or None,
                                      initial=None if args.initial == "space" else args.initial,
-                                     prune_by=args.prune_by, device=args.device)
+                                     prune_by=args.prune_by, device=args.device, final_fit=args.final_fit,
+                                     final_timeout=args.final_timeout)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
-            c, f = run.counts, run.final
+            c, f = run.counts, run.winner
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
                   f"{c['fail']} failed; winner val {fmt(f.val if f else None)} test {fmt(f.test if f else None)} "
                   f"({seconds:.0f} s)", file=sys.stderr, flush=True)
@@ -122,7 +135,7 @@ def main() -> None:
     challenger, reference = spaces
     verdicts = {}
     for dataset in datasets:
-        a, b = runs[(dataset, challenger)].final, runs[(dataset, reference)].final
+        a, b = runs[(dataset, challenger)].winner, runs[(dataset, reference)].winner
         verdicts[dataset] = None if a is None or b is None or a.test is None or b.test is None else a.test > b.test
 
     commit, mach = git_commit(), machine()
@@ -137,6 +150,8 @@ def main() -> None:
                     "winner_trial": f.trial if f else None, "found_at": f.t if f else None,
                     "val": run.best_val_all, "test": run.best_test_all, "spec": run.best_spec,
                     "spec_text": run.best_spec_text, "curve": [e.to_dict() for e in run.curve],
+                    "final_fit_top": args.final_fit, "final_timeout": args.final_timeout,
+                    "final_fit": run.final_fit, "final_fits": {str(n): r for n, r in run.final_fits.items()},
                     "machine": mach, "commit": commit}) + "\n")
             fh.write(json.dumps({"kind": "summary", "challenger": challenger, "reference": reference,
                                  "datasets": datasets, "budget": args.budget, "seed": args.seed,
@@ -145,27 +160,42 @@ def main() -> None:
     print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
-          f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}\n")
+          f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}"
+          + (f", final fit of the {args.final_fit} best within {args.final_timeout or 'unlimited'} s" if args.final_fit
+             else "") + "\n")
     print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
           "val NDCG@20 | test NDCG@20 | test Recall@20 |")
     print("|---|---|---|---|---|---|---|---|")
     for dataset in datasets:
         for space in spaces:
             run = runs[(dataset, space)]
-            c, f = run.counts, run.final
+            c, f = run.counts, run.winner
+            found = "final fit" if run.final_fit else f"{f.t:.0f}" if f else "-"
             print(f"| {dataset} | {space} | {c['complete']} / {c['pruned']} / {c['timeout']} / {c['fail']} | "
-                  f"{f'trial {f.trial}' if f else 'none completed'} | {f'{f.t:.0f}' if f else '-'} | "
+                  f"{f'trial {f.trial}' if f else 'none completed'} | {found} | "
                   f"{fmt(f.val if f else None)} | {fmt(f.test if f else None)} | "
                   f"{fmt(f.test_recall if f else None)} |")
     print("\nWinning specs:\n")
     for dataset in datasets:
         for space in spaces:
             run = runs[(dataset, space)]
-            print(f"- {dataset} / {space}: {run.best_spec_text or 'no completed trial'}")
+            text = run.final_fit["spec_text"] if run.final_fit else run.best_spec_text
+            print(f"- {dataset} / {space}: {text or 'no completed trial'}")
+    if args.final_fit:
+        print("\nFinal fits (validation / test NDCG@20, best epoch of epochs run, why it stopped; "
+              "search value in brackets):\n")
+        for dataset in datasets:
+            for space in spaces:
+                run = runs[(dataset, space)]
+                study_vals = {e.trial: e.val for e in run.curve}
+                parts = [f"trial {n}: {fmt(r['val'])} / {fmt(r['test'])}, {r['best_epoch']} of {r['epochs']}, "
+                         f"{r['stopped']}" + (f" [{fmt(study_vals[n])}]" if n in study_vals else "")
+                         for n, r in sorted(run.final_fits.items())]
+                print(f"- {dataset} / {space}: {'; '.join(parts) or 'none'}")
     print()
     for dataset in datasets:
         v = verdicts[dataset]
-        a, b = runs[(dataset, challenger)].final, runs[(dataset, reference)].final
+        a, b = runs[(dataset, challenger)].winner, runs[(dataset, reference)].winner
         detail = (f"{fmt(a.test)} vs {fmt(b.test)}" if v is not None
                   else "no completed trial in " + " and ".join(s for s, e in ((challenger, a), (reference, b))
                                                                if e is None or e.test is None))

@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     s.add_argument("--threads", type=int, default=None,
                    help="CPU threads per trial (default: the cores divided by this machine's running workers)")
+    _final_fit_arguments(p)
     o = p.add_argument_group("storage and output")
     o.add_argument("--storage", default=None, metavar="URL",
                    help="sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or journal:FILE "
@@ -90,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--keep-weights", type=int, default=3, metavar="K", help="weights of the K best trials kept")
     w.add_argument("--no-export", action="store_true", help="do not export the best trial to OUT/best at the end")
     w.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _final_fit_arguments(w)
     w.set_defaults(func=_worker)
 
     lb = sub.add_parser("leaderboard", help="print the leaderboard of a search",
@@ -110,10 +112,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     ex.add_argument("--storage", default=None, metavar="URL", help="storage URL (default: from DIR/search.json)")
     ex.add_argument("--data", default=None, metavar="PATH", help="the study's dataset, when it moved")
+    ex.add_argument("--no-final", action="store_true",
+                    help="export the trial as the search trained it, not its final fit (when it has one)")
     ex.set_defaults(func=_export)
 
     c = sub.add_parser("controllers", help="list search controllers and pruners")
     c.set_defaults(func=_controllers)
+
+
+def _final_fit_arguments(p: argparse.ArgumentParser) -> None:
+    f = p.add_argument_group("final fit")
+    f.add_argument("--final-fit", type=int, default=0, metavar="N",
+                   help="after the search, retrain the N best trials without --trial-timeout (early stopping on "
+                        "validation) and export the best of them and the search's best (default 0: none)")
+    f.add_argument("--final-epochs", type=int, default=None, metavar="E",
+                   help="epochs per finalist (default: --max-epochs)")
+    f.add_argument("--final-timeout", type=float, default=None, metavar="SECONDS",
+                   help="seconds for the whole final fit, after --timeout (default: no limit)")
 
 
 # --- commands -------------------------------------------------------------------
@@ -128,7 +143,8 @@ def _search(args: argparse.Namespace) -> int:
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
                         prune_by=args.prune_by,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
-                        initial=args.initial, **options)
+                        initial=args.initial, final_fit=args.final_fit, final_epochs=args.final_epochs,
+                        final_timeout=args.final_timeout, **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
               "run the same command to resume", file=sys.stderr)
@@ -142,7 +158,8 @@ def _worker(args: argparse.Namespace) -> int:
     try:
         result = join(storage=args.storage, study=args.study, trials=args.trials, device=args.device, out=args.out,
                       quiet=args.quiet, data=args.data, timeout=args.timeout, keep_weights=args.keep_weights,
-                      export=not args.no_export, threads=args.threads)
+                      export=not args.no_export, threads=args.threads, final_fit=args.final_fit,
+                      final_epochs=args.final_epochs, final_timeout=args.final_timeout)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in the study (weights in {stop.out})",
               file=sys.stderr)
@@ -171,12 +188,18 @@ def _export(args: argparse.Namespace) -> int:
     from gnnnas.device import resolve_device
     from gnnnas.search.api import load_study_dataset, open_folder
     from gnnnas.search.best import best_complete, export_trial
+    from gnnnas.search.final_fit import final_choice, records
+    from gnnnas.search.leaderboard import study_metric
     device = resolve_device(args.device)
     study, _, _ = open_folder(args.dir, args.storage)
+    final = None
     if args.trial is None:
         trial = best_complete(study)
         if trial is None:
             raise GnnnasError(f"{args.dir}: no completed trial to export; pass --trial N")
+        choice = None if args.no_final else final_choice(study, trial, study_metric(study))
+        if choice is not None:  # as best/: the final fit when it beat the search's best on validation
+            trial, final = choice
     else:
         numbers = {t.number: t for t in study.get_trials(deepcopy=False)}
         if args.trial not in numbers:
@@ -185,9 +208,10 @@ def _export(args: argparse.Namespace) -> int:
         trial = numbers[args.trial]
         if trial.state in (TrialState.RUNNING, TrialState.WAITING):
             raise GnnnasError(f"--trial {args.trial}: still running; export it when it has finished")
+        final = None if args.no_final else records(study).get(trial.number)
     dataset = load_study_dataset(study, args.data)
     to = Path(args.to) if args.to else Path(args.dir) / f"trial-{trial.number}"
-    exported = export_trial(study, trial, dataset, Path(args.dir), to, device)
+    exported = export_trial(study, trial, dataset, Path(args.dir), to, device, final)
     print(f"exported {exported.describe()} to {exported.path}")
     return 0
 
@@ -241,8 +265,9 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     if result.exported is not None:
         row = df[df["trial"] == result.exported.trial].iloc[0]
         rule = " (best quality on the Pareto front)" if "pareto_rank" in df.columns else ""
-        print(f"best{rule}: {result.exported.describe()}; validation {metric} {row[f'val_{metric}']:.4f}, "
-              f"test {row[f'test_{metric}']:.4f}")
+        run = "final_" if result.exported.final_fit else ""
+        print(f"best{rule}: {result.exported.describe()}; validation {metric} {row[f'{run}val_{metric}']:.4f}, "
+              f"test {row[f'{run}test_{metric}']:.4f}")
     elif not (df["status"] == "complete").any() if not df.empty else True:
         print("best: no trial completed")
     elif not ((df["status"] == "complete") & (df["feasible"] != False)).any():  # noqa: E712

@@ -31,6 +31,7 @@ from gnnnas.evaluation.metrics import METRICS
 from gnnnas.search.best import Exported, best_complete, export_trial, ks_for
 from gnnnas.search.budget import Budget
 from gnnnas.search.controllers import CONTROLLERS, Controller
+from gnnnas.search.final_fit import FinalFit, final_choice, run_final_fit
 from gnnnas.search.initial import enqueue_initial, resolve_initial
 from gnnnas.search.leaderboard import leaderboard, write_csv
 from gnnnas.search.liveness import auto_threads, fail_stale_trials
@@ -119,6 +120,7 @@ class Session:
     threads: int | None = None  # CPU threads per trial; None: the cores shared by this machine's workers
     objectives: Objectives | None = None  # None: the single ``metric``
     constraints: Constraints = Constraints()
+    final_fit: FinalFit = FinalFit(0)  # finalists retrained before the export (none by default)
 
 
 # --- validation -------------------------------------------------------------
@@ -247,6 +249,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            threads: int | None = None, trial_timeout: float | None = None, prune_by: str = "epochs",
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
            max_params: int | None = None, initial: str | Sequence[str] | None = None,
+           final_fit: int = 0, final_epochs: int | None = None, final_timeout: float | None = None,
            **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
@@ -277,6 +280,12 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     ``initial`` names presets a new study trains first (the initial design,
     :mod:`gnnnas.search.initial`): ``None`` takes the space's
     ``search.initial``, ``"none"`` or ``[]`` none.
+
+    ``final_fit`` N retrains the N best completed trials after the search,
+    without ``trial_timeout``, for up to ``final_epochs`` (default
+    ``max_epochs``) with early stopping, within ``final_timeout`` seconds in
+    all (after ``timeout``); ``best/`` is the best of them and the search's
+    best trial on validation (:mod:`gnnnas.search.final_fit`).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
@@ -285,6 +294,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     check_prune_by(prune_by, trial_timeout)
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     _check_positive_int("--seed", seed, minimum=0)
+    plan = FinalFit(final_fit, final_epochs, final_timeout).check()
     if threads is not None:
         _check_positive_int("--threads", threads)
     check_controller(controller)
@@ -350,7 +360,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     session = Session(study=_with_sampler(storage_obj, study_name, ctrl, settings),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=url, device=device_obj, keep_weights=keep_weights, timeout=timeout, progress=progress,
-                      threads=threads, objectives=goals, constraints=constraints)
+                      threads=threads, objectives=goals, constraints=constraints, final_fit=plan)
     if resumed:
         from gnnnas.search.budget import counts
         progress.line(f"resuming study {study_name}: {counts(study_obj)[0]} of {trials} trials done")
@@ -364,12 +374,15 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
 
 def join(storage: str, study: str, trials: int | None = None, device: str = "auto", out: str | Path | None = None,
          quiet: bool = True, data: str | Path | None = None, timeout: float | None = None,
-         keep_weights: int = 3, export: bool = True, threads: int | None = None) -> SearchResult:
+         keep_weights: int = 3, export: bool = True, threads: int | None = None, final_fit: int = 0,
+         final_epochs: int | None = None, final_timeout: float | None = None) -> SearchResult:
     """Add this process as a worker to the existing study ``study`` in ``storage``.
 
     Space, data, metric, controller, pruner, budget and training settings come
     from the study (``trials`` overrides the budget for this worker; ``data``
     points at the same dataset when it lives elsewhere on this machine).
+    ``final_fit``, ``final_epochs`` and ``final_timeout`` as for :func:`search`
+    (this worker's export, when ``export``).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if trials is not None:
@@ -378,6 +391,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     if threads is not None:
         _check_positive_int("--threads", threads)
+    plan = FinalFit(final_fit, final_epochs, final_timeout).check()
     device_obj = resolve_device(device)
     storage = normalize(str(storage))
     local = local_file(storage)
@@ -424,7 +438,8 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
     session = Session(study=_with_sampler(storage_obj, study, ctrl, settings),
                       space=space_obj, dataset=dataset, controller=ctrl, settings=settings, metric=metric, out=out,
                       storage_url=storage, device=device_obj, keep_weights=keep_weights, timeout=timeout,
-                      progress=progress, export=export, threads=threads, objectives=goals, constraints=constraints)
+                      progress=progress, export=export, threads=threads, objectives=goals, constraints=constraints,
+                      final_fit=plan)
     return run(session)
 
 
@@ -482,8 +497,11 @@ def run(session: Session) -> SearchResult:
 
 
 def finish(session: Session) -> SearchResult:
-    """Write ``leaderboard.csv``, export the best completed trial to ``best/`` and run :data:`FINISH_HOOKS`."""
+    """Run the final fit (if asked), write ``leaderboard.csv``, export the best completed trial (or final fit)
+    to ``best/`` and run :data:`FINISH_HOOKS`."""
     study = session.study
+    if session.export and session.final_fit.top:
+        _final_fit(session)
     df = leaderboard(study)
     files = {"leaderboard": write_csv(df, session.out / LEADERBOARD_CSV)}
     local = local_file(session.storage_url)
@@ -491,10 +509,15 @@ def finish(session: Session) -> SearchResult:
         files["storage"] = local
     exported = None
     best = best_complete(study)
+    final = final_choice(study, best, session.metric) if session.final_fit.top else None
+    if final is not None:
+        best = final[0]
     if best is not None and session.export:
-        session.progress.line(f"exporting trial {best.number} to {session.out / BEST_DIR} ...")
+        session.progress.line(f"exporting trial {best.number}{' (final fit)' if final else ''} to "
+                              f"{session.out / BEST_DIR} ...")
         try:
-            exported = export_trial(study, best, session.dataset, session.out, session.out / BEST_DIR, session.device)
+            exported = export_trial(study, best, session.dataset, session.out, session.out / BEST_DIR, session.device,
+                                    final[1] if final else None)
             files["best"] = exported.path
         except GnnnasError as err:
             session.progress.line(f"best/ not written: {err}")
@@ -503,6 +526,28 @@ def finish(session: Session) -> SearchResult:
     for hook in FINISH_HOOKS:
         hook(result)
     return result
+
+
+def _final_fit(session: Session) -> None:
+    """Retrain the finalists; Ctrl-C keeps every finished one (recorded) and stops like a search."""
+    st = session.settings
+    base = TrainConfig(epochs=st.max_epochs, patience=st.patience, eval_every=st.eval_every, metric=session.metric,
+                       ks=ks_for(session.metric), seed=st.seed, progress=False)
+    plan = session.final_fit
+    session.progress.line(f"final fit: retraining the {plan.top} best trial(s) for up to "
+                          f"{plan.max_epochs or st.max_epochs} epochs"
+                          + (f" within {plan.timeout:g} s" if plan.timeout is not None else "") + " ...")
+    threads = torch.get_num_threads()
+    if session.device.type == "cpu" and session.threads:
+        torch.set_num_threads(session.threads)
+    try:
+        run_final_fit(session.study, session.dataset, session.out, session.device, base, plan,
+                      say=session.progress.line)
+    except KeyboardInterrupt:
+        write_csv(leaderboard(session.study), session.out / LEADERBOARD_CSV)
+        raise SearchInterrupted(session.out) from None
+    finally:
+        torch.set_num_threads(threads)
 
 
 def open_folder(folder: str | Path, storage: str | None = None) -> tuple[optuna.Study, dict, str]:

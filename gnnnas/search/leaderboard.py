@@ -4,7 +4,10 @@ Completed trials first (by their told value, the best validation value),
 then pruned ones (by the best value they reported), then running and failed
 ones. Test metrics are shown for reporting; ranking never reads them.
 With the cold-start protocol the cold-item metrics get columns of their own
-(``val_cold_ndcg@20``, ``test_cold_ndcg@20``, ...).
+(``val_cold_ndcg@20``, ``test_cold_ndcg@20``, ...). After a final fit
+(:mod:`gnnnas.search.final_fit`) its finalists' results get columns too
+(``final_val_ndcg@20``, ``final_test_ndcg@20``, ``final_best_epoch``,
+``final_stopped``); the ranking stays that of the search.
 Within each group, trials over a cost limit (``feasible`` False) come after
 the feasible ones. A multi-objective study ranks its completed trials by
 ``pareto_rank`` first (1: on the Pareto front of the feasible trials;
@@ -24,6 +27,7 @@ from optuna.trial import TrialState
 
 from gnnnas.evaluation.ranking import COLD_PREFIX
 from gnnnas.search.budget import recorded
+from gnnnas.search.final_fit import records as final_records
 from gnnnas.search.initial import proposed_by
 from gnnnas.search.objectives import COST_ATTRS, Constraints, is_feasible, penalty
 
@@ -153,6 +157,9 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     warm = metric[len(COLD_PREFIX):] if metric.startswith(COLD_PREFIX) else metric
     extra = list(dict.fromkeys(m for m in (warm, "recall@20", *cold_metrics(trials, metric)) if m != metric))
     ranks = pareto_ranks(study, trials) if multi else {}
+    finals = final_records(study)
+    final_columns = [f"final_val_{metric}", f"final_test_{metric}", "final_best_epoch", "final_stopped"] \
+        if finals else []
     rows = []
     for t in trials:
         a = t.user_attrs
@@ -170,13 +177,17 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
                     "best_epoch": a.get("best_epoch"), "stopped": a.get("stopped"),
                     "reused_from": a.get("reused_from"), "error": a.get("error"),
                     "_order": _ORDER.get(t.state, 3), "_score": best_reported(t, metric)})
+        if finals:
+            f = finals.get(t.number) or {}
+            row.update(dict(zip(final_columns, ((f.get("val") or {}).get(metric), (f.get("test") or {}).get(metric),
+                                                f.get("best_epoch"), f.get("stopped")))))
         if row["status"] == "fail" and not row["error"]:
             row["error"] = "worker stopped (no result recorded)"
         rows.append(row)
     columns = ["rank", "trial", "controller", "status", *DIM_COLUMNS]
     for m in [metric, *extra]:
         columns += [f"val_{m}", f"test_{m}"]
-    columns += ["pareto_rank", "feasible", *COST_ATTRS, "seconds", "epochs", "best_epoch", "stopped", "reused_from",
+    columns += [*final_columns, "pareto_rank", "feasible", *COST_ATTRS, "seconds", "epochs", "best_epoch", "stopped", "reused_from",
                 "error"]
     if not multi:
         columns.remove("pareto_rank")
@@ -188,7 +199,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     df.insert(0, "rank", range(1, len(df) + 1))
     df = df[columns].reset_index(drop=True)
     for col in ("reused_from", "params", "size_bytes", "epochs", "best_epoch", "layers", "dim",
-                *(["pareto_rank"] if multi else [])):
+                *(["pareto_rank"] if multi else []), *(["final_best_epoch"] if finals else [])):
         df[col] = df[col].astype("Int64")
     return df
 
@@ -229,6 +240,8 @@ def shown_columns(df: pd.DataFrame) -> list[str]:
         shown[at:at] = [c for c in COST_ATTRS if c != "params"]
     if multi or (df["feasible"] == False).any():  # noqa: E712 - a column of True/False/None
         shown.insert(shown.index("status") + 1, "feasible")
+    if "final_best_epoch" in df.columns:
+        shown[shown.index("test") + 1:shown.index("test") + 1] = ["final_val", "final_test"]
     return shown
 
 
@@ -241,8 +254,9 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
     cold = next((c[len("test_"):] for c in df.columns if c.startswith("test_" + COLD_PREFIX)), None)
     if cold is not None and cold != metric:
         shown.insert(shown.index("test") + 1, "cold")
-    header = [c if c not in ("val", "test", "cold") else f"{c}_{metric}" if c != "cold" else f"test_{cold}"
-              for c in shown]
+    header = [c if c not in ("val", "test", "cold", "final_val", "final_test") else f"{c}_{metric}" if c != "cold"
+              else f"test_{cold}" for c in shown]
+    final = "final_best_epoch" in df.columns
     lines = [header]
     for _, r in rows.iterrows():
         note = ""
@@ -253,7 +267,9 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
         elif r["stopped"] in ("pruned", "timeout", "time_limit"):
             note = f"stopped: {r['stopped'].replace('_', ' ')}"
         values = {**r.to_dict(), "val": r[f"val_{metric}"], "test": r[f"test_{metric}"], "note": note,
-                  "cold": r[f"test_{cold}"] if cold is not None else None}
+                  "cold": r[f"test_{cold}"] if cold is not None else None,
+                  "final_val": r[f"final_val_{metric}"] if final else None,
+                  "final_test": r[f"final_test_{metric}"] if final else None}
         lines.append([_cell(values[c], c) for c in shown])
     widths = [max(len(line[i]) for line in lines) for i in range(len(shown))]
     left = {"status", "aggregators", "hidden", "skip", "combination", "features", "graph", "note"}

@@ -1,0 +1,185 @@
+"""Final fit: retrain the search's finalists to convergence before one of them is exported.
+
+A search ranks candidates by what they reach within its budgets
+(``--max-epochs``, ``--trial-timeout``, pruning): under a per-candidate time
+limit the winner is often stopped while still improving, and a slower
+candidate that converges higher never shows it. The final fit takes the
+``top`` best completed trials by validation (for a multi-objective study, the
+best-quality members of the Pareto front), retrains each from scratch with
+its own seed and training settings, without the per-candidate time limit,
+for up to ``max_epochs`` with the study's early stopping on validation, all
+within ``timeout`` seconds together. ``best/`` is then the best validation
+result among the final fits and the search's own best trial (so a final fit
+cut short by the timeout can never make the export worse). Test metrics are
+ranked once per final fit, for reporting.
+
+What it leaves: each finalist's weights at ``<out>/trials/<n>/final.pt``
+(written atomically) and a record per finalist in the study's user attr
+``final_fit``, written as each one finishes (an interrupted final fit loses
+no finished finalist; re-running continues with the rest):
+
+``{"<trial>": {"val": {...}, "test": {...}, "best_epoch", "epochs", "max_epochs", "stopped", "seconds"}}``
+
+``stopped`` is ``max_epochs``, ``early_stopping`` or ``timeout`` (the final
+fit's ``timeout`` passed; its best evaluated weights are kept). A finalist
+that the timeout stopped before any evaluation gets no record.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial, TrialState
+
+from gnnnas.data.dataset import Dataset
+from gnnnas.errors import GnnnasError
+from gnnnas.evaluation import COLD_PREFIX
+from gnnnas.graph import build_graph
+from gnnnas.models.registry import build_model
+from gnnnas.models.spec import ArchSpec
+from gnnnas.pipeline import evaluate_splits, train_config
+from gnnnas.search.objectives import is_feasible
+from gnnnas.search.weights import weights_path
+from gnnnas.training import TrainConfig, Trainer
+
+#: Study user attr holding the final fit's records, by trial number (a string: JSON keys).
+FINAL_ATTR = "final_fit"
+FINAL_WEIGHTS = "final.pt"
+
+
+@dataclass(frozen=True)
+class FinalFit:
+    """How many finalists to retrain, for how many epochs, within how many seconds (None: no limit)."""
+
+    top: int
+    max_epochs: int | None = None  # None: the study's --max-epochs
+    timeout: float | None = None
+
+    def check(self) -> "FinalFit":
+        if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 0:
+            raise GnnnasError(f"--final-fit {self.top!r}: expected an integer >= 0 (0: no final fit)")
+        if self.max_epochs is not None and (isinstance(self.max_epochs, bool) or not isinstance(self.max_epochs, int)
+                                            or self.max_epochs < 1):
+            raise GnnnasError(f"--final-epochs {self.max_epochs!r}: expected an integer >= 1")
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and math.isfinite(self.timeout)
+                                             and self.timeout > 0):
+            raise GnnnasError(f"--final-timeout {self.timeout!r}: expected a number of seconds > 0")
+        if self.top == 0 and (self.max_epochs is not None or self.timeout is not None):
+            raise GnnnasError("--final-epochs/--final-timeout: expected --final-fit N (N >= 1) with them")
+        return self
+
+
+def final_weights_path(out: Path, number: int) -> Path:
+    return weights_path(out, number).with_name(FINAL_WEIGHTS)
+
+
+def records(study: optuna.Study) -> dict[int, dict]:
+    """The final fit's record of each finalist that finished one, by trial number."""
+    return {int(n): r for n, r in (study.user_attrs.get(FINAL_ATTR) or {}).items()}
+
+
+def quality(trial: FrozenTrial) -> float:
+    return float(trial.values[0])
+
+
+def finalists(study: optuna.Study, top: int) -> list[FrozenTrial]:
+    """The ``top`` best feasible completed trials by validation quality (ties: the earlier trial).
+
+    A multi-objective study takes them from its Pareto front (Optuna's
+    ``best_trials``), as ``best/`` does; a trial that copied an identical
+    architecture's results (``reused_from``) is left to that original.
+    """
+    if study._is_multi_objective():
+        pool = study.best_trials
+    else:
+        pool = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.values and is_feasible(t)]
+    pool = [t for t in pool if "reused_from" not in t.user_attrs and int(t.user_attrs.get("best_epoch") or 0) > 0]
+    return sorted(pool, key=lambda t: (-quality(t), t.number))[:top]
+
+
+def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torch.device, base: TrainConfig,
+                  plan: FinalFit, say: Callable[[str], None] = print) -> dict[int, dict]:
+    """Retrain the finalists (those without a record yet); returns every finalist's record.
+
+    ``base`` carries the study's training protocol (epochs = its max_epochs,
+    patience, eval_every, metric, ks); each finalist trains with its own
+    spec's training knobs and its trial's seed.
+    """
+    if plan.top < 1:
+        return {}
+    chosen = finalists(study, plan.top)
+    done = records(study)
+    deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
+    epochs = plan.max_epochs or base.epochs
+    for i, trial in enumerate(chosen, 1):
+        n = trial.number
+        if n in done and final_weights_path(out, n).is_file():
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            say(f"final fit: timeout; {len(chosen) - i + 1} finalist(s) not retrained")
+            break
+        record = _fit_one(study, trial, dataset, out, device, replace(base, epochs=epochs, progress=False), deadline)
+        if record is None:
+            say(f"final fit {i}/{len(chosen)}: trial {n} stopped by the timeout before its first evaluation")
+            break
+        done = records(study)  # another process may have written meanwhile: merge, never overwrite
+        done[n] = record
+        study.set_user_attr(FINAL_ATTR, {str(k): v for k, v in sorted(done.items())})
+        metric = base.metric
+        say(f"final fit {i}/{len(chosen)}: trial {n}: val {metric} {record['val'][metric]:.4f} "
+            f"(search {quality(trial):.4f}), best epoch {record['best_epoch']} of {record['epochs']}, "
+            f"{record['stopped']}, {record['seconds']:.0f} s")
+    chosen_numbers = {t.number for t in chosen}
+    return {n: r for n, r in records(study).items() if n in chosen_numbers}
+
+
+def _fit_one(study: optuna.Study, trial: FrozenTrial, dataset: Dataset, out: Path, device: torch.device,
+             base: TrainConfig, deadline: float | None) -> dict | None:
+    started = time.perf_counter()
+    spec = ArchSpec.from_dict(trial.user_attrs["spec"])
+    seed = int(trial.user_attrs.get("seed", study.user_attrs.get("seed", base.seed)))
+    config = train_config(spec, replace(base, seed=seed))
+    graph = build_graph(dataset, spec, device)
+    model = build_model(spec, graph, seed, device)
+    result = Trainer(model, dataset, config, graph=graph, deadline=deadline).fit()
+    if result.best_epoch == 0:
+        return None
+    test, test_cold = evaluate_splits(model, dataset, ("test", "test_cold"), config, device)
+    path = final_weights_path(out, trial.number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{FINAL_WEIGHTS}.{os.getpid()}.tmp")
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    return {"val": {k: float(v) for k, v in result.best_val.items()},
+            "test": {k: float(v) for k, v in {**test, **{COLD_PREFIX + k: v for k, v in test_cold.items()}}.items()},
+            "best_epoch": result.best_epoch, "epochs": result.epochs_run, "max_epochs": config.epochs,
+            "stopped": "timeout" if result.stopped == "deadline" else result.stopped,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def final_choice(study: optuna.Study, best: FrozenTrial | None, metric: str) -> tuple[FrozenTrial, dict] | None:
+    """(trial, final-fit record) to export instead of ``best``'s search weights, or None to keep ``best``.
+
+    A final fit wins when its validation value beats every other final fit
+    and the search's best trial (ties: the search's result, then the
+    earlier trial); selection never reads test metrics.
+    """
+    done = records(study)
+    if not done:
+        return None
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    scored = [(float(r["val"][metric]), -n, n) for n, r in done.items() if n in by_number and metric in r["val"]]
+    if not scored:
+        return None
+    value, _, n = max(scored)
+    if best is not None and best.values and value <= quality(best):
+        return None
+    return by_number[n], done[n]
