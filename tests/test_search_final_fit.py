@@ -153,3 +153,13 @@ def test_command_line_final_fit_export_and_leaderboard(capsys, tiny_csv, space, 
                        "--final-epochs", 3)
     assert_one_line_error(code, err, "--final-epochs", "--final-fit N")
     assert not (tmp_path / "never").exists()
+
+
+def test_the_final_timeout_is_shared_so_the_first_finalist_cannot_starve_the_others(tiny_csv, tmp_path):
+    space = write_space(tmp_path, SMALL.replace("search: {max_epochs: 3, patience: 3}",
+                                                "search: {max_epochs: 100000, patience: 100000}"), name="endless")
+    result = search(tiny_csv, space, tmp_path / "run", trials=3, final_fit=2, final_timeout=2.0)
+    done = records(result.study)
+    assert len(done) == 2  # without shares the first finalist would take the whole 2 s
+    for r in done.values():
+        assert r["stopped"] == "timeout" and 1 <= r["best_epoch"] <= r["epochs"] < 100000

@@ -8,7 +8,9 @@ candidate that converges higher never shows it. The final fit takes the
 best-quality members of the Pareto front), retrains each from scratch with
 its own seed and training settings, without the per-candidate time limit,
 for up to ``max_epochs`` with the study's early stopping on validation, all
-within ``timeout`` seconds together. ``best/`` is then the best validation
+within ``timeout`` seconds together: each finalist may use an equal share of
+the time left (what one leaves unused goes to the next), so the first cannot
+starve the others. ``best/`` is then the best validation
 result among the final fits and the search's own best trial (so a final fit
 cut short by the timeout can never make the export worse). Test metrics are
 ranked once per final fit, for reporting.
@@ -20,8 +22,8 @@ no finished finalist; re-running continues with the rest):
 
 ``{"<trial>": {"val": {...}, "test": {...}, "best_epoch", "epochs", "max_epochs", "stopped", "seconds"}}``
 
-``stopped`` is ``max_epochs``, ``early_stopping`` or ``timeout`` (the final
-fit's ``timeout`` passed; its best evaluated weights are kept). A finalist
+``stopped`` is ``max_epochs``, ``early_stopping`` or ``timeout`` (its share
+of the final fit's ``timeout`` ran out; its best evaluated weights are kept). A finalist
 that the timeout stopped before any evaluation gets no record.
 """
 
@@ -119,17 +121,21 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
     done = records(study)
     deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
     epochs = plan.max_epochs or base.epochs
+    todo = [t for t in chosen if not (t.number in done and final_weights_path(out, t.number).is_file())]
     for i, trial in enumerate(chosen, 1):
         n = trial.number
-        if n in done and final_weights_path(out, n).is_file():
+        if trial not in todo:
             continue
-        if deadline is not None and time.monotonic() >= deadline:
-            say(f"final fit: timeout; {len(chosen) - i + 1} finalist(s) not retrained")
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            say(f"final fit: timeout; {len(todo)} finalist(s) not retrained")
             break
-        record = _fit_one(study, trial, dataset, out, device, replace(base, epochs=epochs, progress=False), deadline)
+        share = None if deadline is None else now + (deadline - now) / len(todo)
+        todo.remove(trial)
+        record = _fit_one(study, trial, dataset, out, device, replace(base, epochs=epochs, progress=False), share)
         if record is None:
             say(f"final fit {i}/{len(chosen)}: trial {n} stopped by the timeout before its first evaluation")
-            break
+            continue
         done = records(study)  # another process may have written meanwhile: merge, never overwrite
         done[n] = record
         study.set_user_attr(FINAL_ATTR, {str(k): v for k, v in sorted(done.items())})
