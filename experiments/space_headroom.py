@@ -119,7 +119,9 @@ def main() -> None:
             with RESULTS.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             searched = "-" if run is None else f"{run['val']['ndcg@20']:.4f} / {run['test']['ndcg@20']:.4f}"
-            print(f"| {label} | {str(spec).replace(' | ', '; ')} | {'yes' if row['in_default'] else 'no'} | {'yes' if row['in_lightgcn'] else 'no'} | "
+            yes = {True: "yes", False: "no"}
+            print(f"| {label} | {str(spec).replace(' | ', '; ')} | {yes[row['in_default']]} | "
+                  f"{yes[row['in_lightgcn']]} | "
                   f"{searched} | {row['best_epoch']} of {row['epochs_run']} | {row['epoch_seconds']:.2f} | "
                   f"{report.val['ndcg@20']:.4f} | {report.test['ndcg@20']:.4f} |", flush=True)
         print()

@@ -87,6 +87,12 @@ def test_a_rerun_keeps_finished_finalists_and_retrains_only_new_ones(tiny_csv, s
     second = records(search(tiny_csv, space, out, final_fit=2).study)
     (n,) = first
     assert len(second) == 2 and second[n] == first[n]  # same record: not retrained
+    # a later run without --final-fit exports what the recorded final fits decide, as gnnnas export does
+    third = search(tiny_csv, space, out)
+    choice = final_choice(third.study, max((t for t in third.study.get_trials() if t.state == TrialState.COMPLETE),
+                                           key=lambda t: (t.value, -t.number)), "ndcg@20")
+    expected = (choice[0].number, True) if choice else (third.exported.trial, False)
+    assert (third.exported.trial, third.exported.final_fit) == expected and records(third.study) == second
 
 
 def test_the_final_timeout_stops_the_final_fit_and_best_keeps_the_search_result(tiny_csv, space, tmp_path):

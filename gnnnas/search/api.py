@@ -509,7 +509,8 @@ def finish(session: Session) -> SearchResult:
         files["storage"] = local
     exported = None
     best = best_complete(study)
-    final = final_choice(study, best, session.metric) if session.final_fit.top else None
+    # Also without --final-fit this time: a final fit recorded earlier in the study still wins if it is better.
+    final = final_choice(study, best, session.metric)
     if final is not None:
         best = final[0]
     if best is not None and session.export:
