@@ -45,15 +45,13 @@ timeout 170 $py -m gnnnas search --space default --device "$device" --trials 16 
     --seed 0 --out "$work/search" 2>&1 | grep -v -E '^\s*(epoch|trial [0-9]+ epoch)' | tail -40 | tee "$out/search.txt"
 cp "$work/search/leaderboard.csv" "$out/" 2>/dev/null
 timeout 60 $py - "$work/search" "$device" <<'EOF' 2>&1 | tee -a "$out/search.txt"
-import sys, time, optuna, torch, gnnnas
+import sys, time, collections, optuna, gnnnas
 folder, device = sys.argv[1], sys.argv[2]
 study = optuna.load_study(study_name=None, storage=f"sqlite:///{folder}/study.db")
-states = {}
 for t in study.trials:
-    states[t.state.name] = states.get(t.state.name, 0) + 1
     if t.state.name == "FAIL":
         print("failed trial", t.number, t.user_attrs.get("error"))
-print("trial states", states)
+print("trial states", dict(collections.Counter(t.state.name for t in study.trials)))
 best = gnnnas.load(f"{folder}/best", device=device)
 print("best", best.spec, "on", next(best.model.parameters()).device)
 users = best.known_users()[:256]
