@@ -461,3 +461,30 @@ def test_gnnnas_search_runs_nni_controllers(tiny_csv, tmp_path, name, trials):
         assert t.user_attrs["controller"] == name and "nni_params" in t.user_attrs
         if name == "nni-hyperband":
             assert t.user_attrs["nni_budget"] == 1 and t.user_attrs["epochs"] == 1  # ceil(1/9 * 3 epochs)
+
+
+def test_nni_is_imported_only_when_an_nni_controller_is_looked_up():
+    import subprocess
+    code = ("import sys\n"
+            "from gnnnas.cli import main, search_cmd\n"
+            "from gnnnas.search import api\n"
+            "from gnnnas.search.controllers import CONTROLLERS\n"
+            "assert 'nni-tpe' in CONTROLLERS and 'nni-bohb' in list(CONTROLLERS), sorted(CONTROLLERS)\n"
+            "api._make_controller('optuna-tpe', api.load_space('tiny'), 0, 3)\n"
+            "print('before', 'nni' in sys.modules)\n"
+            "cls = CONTROLLERS['nni-bohb']\n"
+            "print('after', 'nni' in sys.modules, cls.name)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["before", "False", "after", "True", "nni-bohb"]
+
+
+def test_lazy_controller_table_matches_what_the_nni_modules_register():
+    from gnnnas.search.controllers import LAZY
+    from gnnnas.search.controllers.base import REGISTERED
+    for name in LAZY:
+        assert CONTROLLERS[name].name == name
+    nni_registered = {name for name, cls in REGISTERED.items() if cls.__module__ in {m for m, _ in LAZY.values()}}
+    assert nni_registered == set(LAZY) == set(SINGLE + MULTI)
+    with pytest.raises(KeyError):
+        CONTROLLERS["nni-nothing"]
+    assert "nni-nothing" not in CONTROLLERS and len(CONTROLLERS) == len(set(CONTROLLERS))

@@ -75,15 +75,16 @@ class Controller(ABC):
 
 C = TypeVar("C", bound=type[Controller])
 
-#: Controller name -> class; filled by :func:`register_controller`.
-CONTROLLERS: dict[str, type[Controller]] = {}
+#: Controller name -> class of every imported controller module; filled by :func:`register_controller`.
+#: Look controllers up in :data:`gnnnas.search.controllers.CONTROLLERS`, which also imports lazy ones.
+REGISTERED: dict[str, type[Controller]] = {}
 
 
 def register_controller(cls: C) -> C:
-    """Class decorator adding a controller to :data:`CONTROLLERS` under its ``name``."""
-    if cls.name in CONTROLLERS:
+    """Class decorator adding a controller to :data:`REGISTERED` under its ``name``."""
+    if cls.name in REGISTERED:
         raise ValueError(f"controller {cls.name!r} registered twice")
-    CONTROLLERS[cls.name] = cls
+    REGISTERED[cls.name] = cls
     return cls
 
 
