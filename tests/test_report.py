@@ -327,3 +327,40 @@ def test_a_study_without_trials_is_all_messages():
     assert drawn(figs) == set() and all(f.message for f in figs.values())
     text, _ = render(study)
     assert "No trials yet" in text and plotly_divs(text) == 0
+
+
+def final_record(val: float, test: float, best_epoch: int = 30, epochs: int = 35) -> dict:
+    """A finalist's record as :func:`gnnnas.search.final_fit.run_final_fit` writes it."""
+    return {"val": {"ndcg@20": val}, "test": {"ndcg@20": test}, "best_epoch": best_epoch, "epochs": epochs,
+            "max_epochs": 100, "stopped": "early_stopping", "seconds": 12.0}
+
+
+def test_a_final_fit_that_beats_the_search_is_the_winner_and_gets_its_own_section():
+    from gnnnas.report.final_fit import final_fit_html
+    from gnnnas.search.final_fit import FINAL_ATTR
+
+    study = rich_study()  # the search's best: trial 1 (0.36), then trial 5 (0.33)
+    assert collect(study).winner == 1 and 'id="final-fit"' not in render(study)[0]
+    study.set_user_attr(FINAL_ATTR, {"1": final_record(0.35, 0.31), "5": final_record(0.40, 0.37, 41, 46)})
+    data = collect(study)
+    assert data.winner == 5 and data.final == final_record(0.40, 0.37, 41, 46) and set(data.finals) == {1, 5}
+    head = header_html(data)
+    assert "trial 5, retrained in the final fit" in head
+    assert "<b>0.4000</b> (in the search: 0.3300)" in head and "0.3700 (in the search: 0.3135)" in head
+    assert "best/ holds trial 5&#x27;s final fit" in head or "best/ holds trial 5's final fit" in head
+    table = final_fit_html(data)
+    rows = re.findall(r"<tr( class=\"winner\")?><td>(\d+)</td>", table)
+    assert rows == [(' class="winner"', "5"), ("", "1")]  # best final validation first, the exported one marked
+    assert "41 of 46 (max 100)" in table and "early stopping" in table
+    text, figs = render(study)
+    assert '<section id="final-fit"><h2>Final fit</h2>' in text
+    assert text.index('id="leaderboard"') < text.index('id="final-fit"') < text.index('id="curves"')
+    assert "trial 5" in figs["architecture"].layout.title.text
+
+    # final fits that do not beat the search's best on validation leave best/ with its search weights
+    study.set_user_attr(FINAL_ATTR, {"1": final_record(0.35, 0.50), "5": final_record(0.34, 0.60)})
+    data = collect(study)
+    assert data.winner == 1 and data.final is None
+    assert "search weights (no final fit beat them on validation)" in header_html(data)
+    assert "so best/ holds its search weights" in final_fit_html(data)
+    assert 'class="winner"' not in final_fit_html(data)

@@ -78,6 +78,11 @@ def test_finalists_are_retrained_past_the_time_limit_and_the_best_on_validation_
         assert by_trial.loc[n, "final_test_ndcg@20"] == pytest.approx(r["test"]["ndcg@20"])
         assert by_trial.loc[n, "final_best_epoch"] == r["best_epoch"]
     assert by_trial["final_val_ndcg@20"].notna().sum() == 2
+    # the report names the same winner as best/ and shows the final fit
+    from gnnnas.report.data import collect
+    data = collect(study)
+    assert (data.winner, data.final is not None) == (exported.trial, final)
+    assert '<section id="final-fit"><h2>Final fit</h2>' in result.files["report"].read_text()
 
 
 def test_a_rerun_keeps_finished_finalists_and_retrains_only_new_ones(tiny_csv, space, tmp_path):

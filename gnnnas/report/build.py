@@ -15,6 +15,7 @@ from gnnnas.report.arch_diagram import winner_figure
 from gnnnas.report.cost import cost_figure, objectives_figure
 from gnnnas.report.curves import curves_figure
 from gnnnas.report.data import ReportData, collect
+from gnnnas.report.final_fit import final_fit_html
 from gnnnas.report.design import design_space_figure, importance_figure, parallel_figure
 from gnnnas.report.header import header_html
 from gnnnas.report.history import history_figure
@@ -57,6 +58,7 @@ def sections(data: ReportData, figs: dict[str, go.Figure | Empty]) -> list[Secti
                 f"wall-clock time. Hollow markers: pruned or running trials at the best value they reported.{mo}",
                 [figs["history"]]),
         Section("leaderboard", "Leaderboard", "", [leaderboard_table(data)]),
+        *([Section("final-fit", "Final fit", "", [final_fit_html(data)])] if data.finals else []),
         Section("curves", "Learning curves",
                 f"{metric.capitalize()} at each evaluation of every trial. Line style shows how a trial ended; "
                 "an x marks where a pruned trial was cut off; the winner is the thick line.",

@@ -19,6 +19,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from gnnnas.search.budget import recorded
+from gnnnas.search.final_fit import final_choice, records
 from gnnnas.search.leaderboard import pareto_ranks
 
 STATUSES = ("complete", "pruned", "fail", "running", "waiting")
@@ -129,12 +130,18 @@ class ReportData:
     directions: list[str]  # "maximize" | "minimize" per objective
     trials: pd.DataFrame  # one row per trial, see :func:`collect`
     curves: dict[int, list[tuple[float, float]]]  # trial -> [(epoch, validation value)]
-    winner: int | None  # the best COMPLETE trial (multi-objective: best first objective on the Pareto front)
+    #: the trial best/ holds: the best COMPLETE trial (multi-objective: best first objective on the Pareto
+    #: front), or the finalist whose final fit beat it on validation
+    winner: int | None
     pareto: list[int] = field(default_factory=list)  # multi-objective: the trials on the Pareto front
     generated: _dt.datetime = field(default_factory=lambda: _dt.datetime.now())
     study: optuna.Study | None = None
     #: trial -> [(seconds of training, validation value)], for trials that recorded ``curve_seconds``
     timed_curves: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    #: the final fit's record of each finalist (:mod:`gnnnas.search.final_fit`), by trial
+    finals: dict[int, dict] = field(default_factory=dict)
+    #: the record of the final fit best/ holds; None when best/ holds the winner's search weights
+    final: dict | None = None
 
     @property
     def metric(self) -> str:
@@ -342,6 +349,12 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     for n, v in candidates:  # ties go to the earlier trial, as the exported winner
         if winner is None or _better(v[0], best, maximize):
             winner, best = n, v[0]
+    finals = {n: r for n, r in records(study).items() if n in set(trials.trial)}
+    final = None
+    if winner is not None and metric and finals:  # as the search's finish chose what best/ holds
+        chosen = final_choice(study, next(t for t in frozen if t.number == winner), metric)
+        if chosen is not None and chosen[0].number in finals:
+            winner, final = chosen[0].number, chosen[1]
     return ReportData(study_name=study.study_name, attrs=attrs, objectives=objectives, directions=directions,
                       trials=trials, curves=curves, winner=winner, pareto=pareto,
-                      generated=now, study=study, timed_curves=timed_curves)
+                      generated=now, study=study, timed_curves=timed_curves, finals=finals, final=final)

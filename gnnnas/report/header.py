@@ -93,18 +93,30 @@ def _best(data: ReportData) -> list[tuple[str, str]]:
     if data.winner is None:
         return [("best", "no completed trial yet")]
     w = data.row(data.winner)
+    metric, cold, f = data.attrs.get("metric"), data.attrs.get("cold_metric"), data.final
     rows = [("winner", f"trial {w.trial}" + (" (best first objective on the Pareto front)"
-                                               if data.multi_objective else ""))]
-    if data.multi_objective:
+                                               if data.multi_objective else "")
+             + (", retrained in the final fit" if f else ""))]
+    if f and metric:  # best/ holds the final fit's weights: its numbers first, the search's for comparison
+        test = f["test"].get(metric)
+        rows.append((f"val {metric}", f"<b>{f['val'][metric]:.4f}</b> (in the search: {w['values'][0]:.4f})"))
+        rows.append((f"test {metric}", ("–" if test is None else f"{test:.4f}")
+                     + (f" (in the search: {w.test:.4f})" if pd.notna(w.test) else "")))
+        if cold and f["test"].get(cold) is not None:
+            rows.append((f"test {cold}", f"{f['test'][cold]:.4f}"))
+        rows += [(name, f"{v:.4f}") for name, v in zip(data.objectives[1:], w["values"][1:])]
+    elif data.multi_objective:
         rows += [(name, f"<b>{v:.4f}</b>") for name, v in zip(data.objectives, w["values"])]
-        rows.append(("Pareto front", f"{len(data.pareto)} trials: {', '.join(map(str, data.pareto))}"))
     else:
         rows.append((data.metric, f"<b>{w.value:.4f}</b>"))
-        metric = data.attrs.get("metric")
         rows.append((f"test {metric}" if metric else "test", f"{w.test:.4f}" if pd.notna(w.test) else "–"))
-        cold = data.attrs.get("cold_metric")
         if cold and pd.notna(w.test_cold):
             rows.append((f"test {cold}", f"{w.test_cold:.4f}"))
+    if data.multi_objective:
+        rows.append(("Pareto front", f"{len(data.pareto)} trials: {', '.join(map(str, data.pareto))}"))
+    if data.finals:
+        rows.append(("final fit", f"{len(data.finals)} finalist(s) retrained; best/ holds trial {w.trial}'s "
+                     + ("final fit" if f else "search weights (no final fit beat them on validation)")))
     return rows
 
 

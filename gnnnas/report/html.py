@@ -59,6 +59,11 @@ table.sortable td:last-child { white-space: normal; min-width: 180px; }
 table.sortable td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable tr.winner td { background: #fde8f2; font-weight: 600; }
 table.sortable tr[data-status="fail"] td { color: #a33; }
+table.final-fit { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+table.final-fit th { background: #eef1f5; padding: 6px 8px; text-align: left; }
+table.final-fit td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: right;
+  font-variant-numeric: tabular-nums; }
+table.final-fit tr.winner td { background: #fde8f2; font-weight: 600; }
 footer { color: #777; font-size: 12px; text-align: center; padding: 12px; }
 """
 
