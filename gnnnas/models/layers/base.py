@@ -44,11 +44,21 @@ def sparse_aggregate(adj: Tensor, x: Tensor, reduce: str) -> Tensor:
         return symmetric_spmm(adj, x) / degree.unsqueeze(1)
     if reduce == "max":
         if adj.is_cuda:  # CSR amax has no CUDA kernel; scatter is fast there
-            crow, col = adj.crow_indices(), adj.col_indices()
-            row = torch.repeat_interleave(torch.arange(adj.size(0), device=adj.device), crow.diff())
-            return scatter(x.index_select(0, col), row, 0, dim_size=adj.size(0), reduce="max")
+            return scatter_max(adj, x)
         return torch.sparse.mm(adj, x, "amax")
     raise ValueError(f"unsupported sparse reduction {reduce!r}")
+
+
+def scatter_max(adj: Tensor, x: Tensor) -> Tensor:
+    """Max over each row's neighbours of a CSR ``adj`` by gather + scatter (the CUDA path of :func:`sparse_aggregate`).
+
+    ``output_size`` is the number of stored entries, known on the host: without
+    it ``repeat_interleave`` reads the counts back from the device, a
+    synchronisation in every forward pass of every max layer.
+    """
+    crow, col = adj.crow_indices(), adj.col_indices()
+    row = torch.repeat_interleave(torch.arange(adj.size(0), device=adj.device), crow.diff(), output_size=col.numel())
+    return scatter(x.index_select(0, col), row, 0, dim_size=adj.size(0), reduce="max")
 
 
 class SparseAggregation:
