@@ -152,3 +152,18 @@ def test_initial_none_leaves_the_first_trial_to_the_controller(tiny_csv, warm_sp
     (trial,) = result.study.get_trials()
     assert "initial" not in trial.user_attrs
     assert result.study.user_attrs["controller"] == "optuna-random"
+
+
+def test_the_default_space_holds_every_point_of_the_lightgcn_space():
+    # A broad space that leaves out the narrow space's best points loses to it at any budget.
+    from dataclasses import replace
+
+    from gnnnas.space import RandomTrial
+    default, lightgcn = load_space("default"), load_space("lightgcn")
+    for seed in range(200):
+        spec = lightgcn.sample(RandomTrial(seed))
+        assert default.to_spec(default.params_of(spec)) == spec
+    corner = lightgcn.sample(RandomTrial(0))
+    for l2, lr in ((1e-2, 1e-2), (1e-6, 1e-4)):
+        spec = replace(corner, training=replace(corner.training, l2=l2, lr=lr))
+        assert default.params_of(spec)["training.l2"] == l2
