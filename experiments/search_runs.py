@@ -228,8 +228,10 @@ def read_run(out: Path, seconds: float = 0.0, budget: float | None = None) -> Ru
                              "epochs": record["epochs"], "stopped": record["stopped"],
                              "spec": trial.user_attrs.get("spec"),
                              "spec_text": str(ArchSpec.from_dict(trial.user_attrs["spec"]))}
+    search_val = {t.number: float(t.value) for t in complete}
     run.final_fits = {n: {"val": r["val"].get(metric), "test": r["test"].get(metric), "best_epoch": r["best_epoch"],
-                          "epochs": r["epochs"], "stopped": r["stopped"], "seconds": r["seconds"]}
+                          "epochs": r["epochs"], "stopped": r["stopped"], "seconds": r["seconds"],
+                          "search_val": search_val.get(n)}
                       for n, r in final_records(study).items()}
     return run
 

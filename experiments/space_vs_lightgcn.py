@@ -191,9 +191,8 @@ def main() -> None:
         for dataset in datasets:
             for space in spaces:
                 run = runs[(dataset, space)]
-                study_vals = {e.trial: e.val for e in run.curve}
                 parts = [f"trial {n}: {fmt(r['val'])} / {fmt(r['test'])}, {r['best_epoch']} of {r['epochs']}, "
-                         f"{r['stopped']}" + (f" [{fmt(study_vals[n])}]" if n in study_vals else "")
+                         f"{r['stopped']}" + (f" [{fmt(r['search_val'])}]" if r.get("search_val") is not None else "")
                          for n, r in sorted(run.final_fits.items())]
                 print(f"- {dataset} / {space}: {'; '.join(parts) or 'none'}")
     print()
