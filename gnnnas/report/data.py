@@ -349,7 +349,8 @@ def collect(study: optuna.Study, now: _dt.datetime | None = None) -> ReportData:
     for n, v in candidates:  # ties go to the earlier trial, as the exported winner
         if winner is None or _better(v[0], best, maximize):
             winner, best = n, v[0]
-    finals = {n: r for n, r in records(study).items() if n in set(trials.trial)}
+    shown = set(trials.trial)
+    finals = {n: r for n, r in records(study).items() if n in shown}
     final = None
     if winner is not None and metric and finals:  # as the search's finish chose what best/ holds
         chosen = final_choice(study, next(t for t in frozen if t.number == winner), metric)

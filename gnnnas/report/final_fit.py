@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import html
 
-import pandas as pd
-
 from gnnnas.report.data import ReportData
+from gnnnas.report.table import _shown
 
 _STOPPED = {"early_stopping": "early stopping", "max_epochs": "max epochs", "timeout": "final fit's timeout"}
-
-
-def _num(value, fmt: str = ".4f") -> str:
-    return "–" if value is None or pd.isna(value) else format(value, fmt)
 
 
 def final_fit_html(data: ReportData) -> str:
@@ -25,9 +20,9 @@ def final_fit_html(data: ReportData) -> str:
     for n, r in ordered:
         t = data.row(n)
         held = n == data.winner and data.final is not None
-        cells = [f"{n}", _num(t.value), _num(r["val"].get(metric)), _num(t.test), _num(r["test"].get(metric)),
+        cells = [f"{n}", *(_shown(v, "metric") for v in (t.value, r["val"].get(metric), t.test, r["test"].get(metric))),
                  f"{r['best_epoch']} of {r['epochs']} (max {r['max_epochs']})",
-                 html.escape(_STOPPED.get(r["stopped"], str(r["stopped"]))), _num(r["seconds"], ".0f"),
+                 html.escape(_STOPPED.get(r["stopped"], str(r["stopped"]))), _shown(r["seconds"], "int"),
                  "best/" if held else ""]
         row_class = ' class="winner"' if held else ""
         rows.append(f"<tr{row_class}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
