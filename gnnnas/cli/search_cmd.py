@@ -129,6 +129,9 @@ def _final_fit_arguments(p: argparse.ArgumentParser) -> None:
                    help="epochs per finalist (default: --max-epochs)")
     f.add_argument("--final-timeout", type=float, default=None, metavar="SECONDS",
                    help="seconds for the whole final fit, after --timeout (default: no limit)")
+    f.add_argument("--final-distinct", action="store_true",
+                   help="one finalist per architecture: the best trials of the N best architectures, not N "
+                        "near-copies that differ only in training knobs (lr, L2, batch size, negatives)")
 
 
 # --- commands -------------------------------------------------------------------
@@ -144,7 +147,7 @@ def _search(args: argparse.Namespace) -> int:
                         prune_by=args.prune_by,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
                         initial=args.initial, final_fit=args.final_fit, final_epochs=args.final_epochs,
-                        final_timeout=args.final_timeout, **options)
+                        final_timeout=args.final_timeout, final_distinct=args.final_distinct, **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
               "run the same command to resume", file=sys.stderr)
@@ -159,7 +162,8 @@ def _worker(args: argparse.Namespace) -> int:
         result = join(storage=args.storage, study=args.study, trials=args.trials, device=args.device, out=args.out,
                       quiet=args.quiet, data=args.data, timeout=args.timeout, keep_weights=args.keep_weights,
                       export=not args.no_export, threads=args.threads, final_fit=args.final_fit,
-                      final_epochs=args.final_epochs, final_timeout=args.final_timeout)
+                      final_epochs=args.final_epochs, final_timeout=args.final_timeout,
+                      final_distinct=args.final_distinct)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in the study (weights in {stop.out})",
               file=sys.stderr)

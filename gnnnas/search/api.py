@@ -250,6 +250,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
            max_params: int | None = None, initial: str | Sequence[str] | None = None,
            final_fit: int = 0, final_epochs: int | None = None, final_timeout: float | None = None,
+           final_distinct: bool = False,
            **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
@@ -285,7 +286,9 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     without ``trial_timeout``, for up to ``final_epochs`` (default
     ``max_epochs``) with early stopping, within ``final_timeout`` seconds in
     all (after ``timeout``); ``best/`` is the best of them and the search's
-    best trial on validation (:mod:`gnnnas.search.final_fit`).
+    best trial on validation (:mod:`gnnnas.search.final_fit`). With
+    ``final_distinct`` the finalists are the best trials of the N best
+    architectures (no two differing only in training knobs).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
@@ -294,7 +297,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     check_prune_by(prune_by, trial_timeout)
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     _check_positive_int("--seed", seed, minimum=0)
-    plan = FinalFit(final_fit, final_epochs, final_timeout).check()
+    plan = FinalFit(final_fit, final_epochs, final_timeout, final_distinct).check()
     if threads is not None:
         _check_positive_int("--threads", threads)
     check_controller(controller)
@@ -375,13 +378,14 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
 def join(storage: str, study: str, trials: int | None = None, device: str = "auto", out: str | Path | None = None,
          quiet: bool = True, data: str | Path | None = None, timeout: float | None = None,
          keep_weights: int = 3, export: bool = True, threads: int | None = None, final_fit: int = 0,
-         final_epochs: int | None = None, final_timeout: float | None = None) -> SearchResult:
+         final_epochs: int | None = None, final_timeout: float | None = None,
+         final_distinct: bool = False) -> SearchResult:
     """Add this process as a worker to the existing study ``study`` in ``storage``.
 
     Space, data, metric, controller, pruner, budget and training settings come
     from the study (``trials`` overrides the budget for this worker; ``data``
     points at the same dataset when it lives elsewhere on this machine).
-    ``final_fit``, ``final_epochs`` and ``final_timeout`` as for :func:`search`
+    ``final_fit``, ``final_epochs``, ``final_timeout`` and ``final_distinct`` as for :func:`search`
     (this worker's export, when ``export``).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -391,7 +395,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
     _check_positive_int("--keep-weights", keep_weights, minimum=0)
     if threads is not None:
         _check_positive_int("--threads", threads)
-    plan = FinalFit(final_fit, final_epochs, final_timeout).check()
+    plan = FinalFit(final_fit, final_epochs, final_timeout, final_distinct).check()
     device_obj = resolve_device(device)
     storage = normalize(str(storage))
     local = local_file(storage)

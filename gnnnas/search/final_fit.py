@@ -5,7 +5,9 @@ A search ranks candidates by what they reach within its budgets
 limit the winner is often stopped while still improving, and a slower
 candidate that converges higher never shows it. The final fit takes the
 ``top`` best completed trials by validation (for a multi-objective study, the
-best-quality members of the Pareto front), retrains each from scratch with
+best-quality members of the Pareto front; with ``distinct``, the best trial of
+each of the ``top`` best architectures, so that near-copies differing only in
+training knobs do not take every place), retrains each from scratch with
 its own seed and training settings, without the per-candidate time limit,
 for up to ``max_epochs`` with the study's early stopping on validation, all
 within ``timeout`` seconds together: each finalist may use an equal share of
@@ -58,11 +60,16 @@ FINAL_WEIGHTS = "final.pt"
 
 @dataclass(frozen=True)
 class FinalFit:
-    """How many finalists to retrain, for how many epochs, within how many seconds (None: no limit)."""
+    """How many finalists to retrain, for how many epochs, within how many seconds (None: no limit).
+
+    ``distinct``: at most one finalist per architecture (the spec apart from
+    its training knobs: learning rate, L2, batch size, negatives, loss).
+    """
 
     top: int
     max_epochs: int | None = None  # None: the study's --max-epochs
     timeout: float | None = None
+    distinct: bool = False
 
     def check(self) -> "FinalFit":
         if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 0:
@@ -73,8 +80,10 @@ class FinalFit:
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and math.isfinite(self.timeout)
                                              and self.timeout > 0):
             raise GnnnasError(f"--final-timeout {self.timeout!r}: expected a number of seconds > 0")
-        if self.top == 0 and (self.max_epochs is not None or self.timeout is not None):
-            raise GnnnasError("--final-epochs/--final-timeout: expected --final-fit N (N >= 1) with them")
+        if not isinstance(self.distinct, bool):
+            raise GnnnasError(f"final_distinct {self.distinct!r}: expected True or False")
+        if self.top == 0 and (self.max_epochs is not None or self.timeout is not None or self.distinct):
+            raise GnnnasError("--final-epochs/--final-timeout/--final-distinct: expected --final-fit N (N >= 1) with them")
         return self
 
 
@@ -91,12 +100,21 @@ def quality(trial: FrozenTrial) -> float:
     return float(trial.values[0])
 
 
-def finalists(study: optuna.Study, top: int) -> list[FrozenTrial]:
+def architecture_key(trial: FrozenTrial) -> str:
+    """What two trials share when they differ only in training knobs (their spec without ``training``)."""
+    spec = dict(trial.user_attrs["spec"])
+    spec.pop("training", None)
+    return ArchSpec.from_dict(spec).key()
+
+
+def finalists(study: optuna.Study, top: int, distinct: bool = False) -> list[FrozenTrial]:
     """The ``top`` best feasible completed trials by validation quality (ties: the earlier trial).
 
     A multi-objective study takes them from its Pareto front (Optuna's
     ``best_trials``), as ``best/`` does; a trial that copied an identical
-    architecture's results (``reused_from``) is left to that original.
+    architecture's results (``reused_from``) is left to that original. With
+    ``distinct`` a trial whose architecture a better finalist has already
+    (:func:`architecture_key`) is passed over for the next architecture.
     """
     if study._is_multi_objective():
         pool = study.best_trials
@@ -104,7 +122,15 @@ def finalists(study: optuna.Study, top: int) -> list[FrozenTrial]:
         pool = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if t.values and is_feasible(t)]
     pool = [t for t in pool if "reused_from" not in t.user_attrs and int(t.user_attrs.get("best_epoch") or 0) > 0]
-    return sorted(pool, key=lambda t: (-quality(t), t.number))[:top]
+    ranked = sorted(pool, key=lambda t: (-quality(t), t.number))
+    if not distinct:
+        return ranked[:top]
+    chosen: dict[str, FrozenTrial] = {}
+    for trial in ranked:
+        chosen.setdefault(architecture_key(trial), trial)
+        if len(chosen) == top:
+            break
+    return list(chosen.values())
 
 
 def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torch.device, base: TrainConfig,
@@ -117,7 +143,7 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
     """
     if plan.top < 1:
         return {}
-    chosen = finalists(study, plan.top)
+    chosen = finalists(study, plan.top, plan.distinct)
     done = records(study)
     deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
     epochs = plan.max_epochs or base.epochs
