@@ -104,6 +104,8 @@ def main() -> None:
                         help="the searches' --final-timeout (seconds after --budget)")
     parser.add_argument("--final-epochs", type=int, default=None, metavar="E",
                         help="the searches' --final-epochs (default: --max-epochs)")
+    parser.add_argument("--final-distinct", action="store_true",
+                        help="the searches' --final-distinct: one finalist per architecture")
     add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     args = parser.parse_args()
@@ -127,7 +129,8 @@ def main() -> None:
                                      trial_timeout=args.trial_timeout or None,
                                      initial=None if args.initial == "space" else args.initial,
                                      prune_by=args.prune_by, device=args.device, final_fit=args.final_fit,
-                                     final_timeout=args.final_timeout, final_epochs=args.final_epochs)
+                                     final_timeout=args.final_timeout, final_epochs=args.final_epochs,
+                                     final_distinct=args.final_distinct)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.winner
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -153,7 +156,7 @@ def main() -> None:
                     "val": run.best_val_all, "test": run.best_test_all, "spec": run.best_spec,
                     "spec_text": run.best_spec_text, "curve": [e.to_dict() for e in run.curve],
                     "final_fit_top": args.final_fit, "final_timeout": args.final_timeout,
-                    "final_epochs": args.final_epochs,
+                    "final_epochs": args.final_epochs, "final_distinct": args.final_distinct,
                     "final_fit": run.final_fit, "final_fits": {str(n): r for n, r in run.final_fits.items()},
                     "machine": mach, "commit": commit}) + "\n")
             fh.write(json.dumps({"kind": "summary", "challenger": challenger, "reference": reference,
@@ -164,7 +167,7 @@ def main() -> None:
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
           f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}"
-          + (f", final fit of the {args.final_fit} best for up to {args.final_epochs or max_epochs or 'the space'} "
+          + (f", final fit of the {args.final_fit} best{' architectures' if args.final_distinct else ''} for up to {args.final_epochs or max_epochs or 'the space'} "
              f"epochs within {args.final_timeout or 'unlimited'} s" if args.final_fit
              else "") + "\n")
     print("| dataset | space | trials complete / pruned / timeout-cut / failed | winner | found at (s) | "
