@@ -252,7 +252,7 @@ _FILES = {
 def print_summary(result, top: int = SUMMARY_TOP) -> None:
     """The top of the leaderboard and where everything was written."""
     from gnnnas.search.budget import counts
-    from gnnnas.search.leaderboard import format_table, study_metric
+    from gnnnas.search.leaderboard import fidelity_note, format_table, study_metric
     study, df = result.study, result.leaderboard
     metric = study_metric(study)
     print(format_table(df, metric, top=top if top > 0 else None))
@@ -261,6 +261,9 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
     total = result.budget if result.budget is not None else study.user_attrs.get("trials")
     print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
+    note = fidelity_note(df, study.user_attrs.get("trial_timeout"))
+    if note:
+        print(note)
     if "pareto_rank" in df.columns:
         front = df[df["pareto_rank"] == 1]
         front = front[front["feasible"] != False]  # noqa: E712 - a column of True/False/None

@@ -280,3 +280,24 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
     if top is not None and len(df) > top:
         out.append(f"... {len(df) - top} more (leaderboard.csv has them all)")
     return "\n".join(out)
+
+
+def fidelity_note(df: pd.DataFrame, trial_timeout: float | None) -> str | None:
+    """A warning when ``--trial-timeout`` stopped most completed trials: their ranking is one of early training.
+
+    Under a per-candidate time limit a slow design that would converge higher
+    is ranked by its first few epochs; the user should know before trusting the
+    order (and that ``--final-fit`` retrains the best without the limit).
+    """
+    if trial_timeout is None or df.empty or "stopped" not in df.columns:
+        return None
+    complete = df[df["status"] == "complete"]
+    cut = complete[complete["stopped"] == "time_limit"]
+    if len(complete) < 2 or 2 * len(cut) < len(complete):
+        return None
+    epochs = int(cut["epochs"].median())
+    after = ("the final fit retrained the best without it" if "final_stopped" in df.columns
+             else "--final-fit N retrains the N best without it")
+    return (f"note: the {trial_timeout:g} s per-candidate limit (--trial-timeout) stopped {len(cut)} of "
+            f"{len(complete)} completed trials, after a median of {epochs} epoch{'s' * (epochs != 1)}: they are "
+            f"ranked by what they reach in {trial_timeout:g} s, not at convergence; {after}")
