@@ -61,25 +61,22 @@ def test_search_prints_progress_leaderboard_and_files(searched):
     assert "per-candidate limit" not in stdout  # no --trial-timeout: nothing to warn about
 
 
-def _board(stopped, epochs, final=False):
-    df = pd.DataFrame({"status": ["complete"] * len(stopped) + ["pruned"], "stopped": list(stopped) + ["pruned"],
-                       "epochs": list(epochs) + [1]})
-    if final:
-        df["final_stopped"] = None
-    return df
+def _board(stopped, epochs):
+    return pd.DataFrame({"status": ["complete"] * len(stopped) + ["pruned"], "stopped": list(stopped) + ["pruned"],
+                         "epochs": list(epochs) + [1]})
 
 
 def test_the_summary_warns_when_the_time_limit_stopped_most_completed_trials():
     from gnnnas.search.leaderboard import fidelity_note
     cut = _board(["time_limit", "time_limit", "early_stopping"], [2, 4, 9])
-    assert fidelity_note(cut, 20.0) == (
+    assert fidelity_note(cut, 20.0, final_fit=False) == (
         "note: the 20 s per-candidate limit (--trial-timeout) stopped 2 of 3 completed trials, after a median of "
         "3 epochs: they are ranked by what they reach in 20 s, not at convergence; --final-fit N retrains the N "
         "best without it")
-    assert fidelity_note(cut, None) is None  # no limit, no note
-    assert fidelity_note(_board(["time_limit", "max_epochs", "early_stopping"], [2, 9, 9]), 20.0) is None
-    assert fidelity_note(_board(["time_limit"], [1]), 20.0) is None  # one completed trial ranks nothing
-    one = fidelity_note(_board(["time_limit", "time_limit"], [1, 1], final=True), 0.5)
+    assert fidelity_note(cut, None, final_fit=False) is None  # no limit, no note
+    assert fidelity_note(_board(["time_limit", "max_epochs", "early_stopping"], [2, 9, 9]), 20.0, False) is None
+    assert fidelity_note(_board(["time_limit"], [1]), 20.0, False) is None  # one completed trial ranks nothing
+    one = fidelity_note(_board(["time_limit", "time_limit"], [1, 1]), 0.5, final_fit=True)
     assert "after a median of 1 epoch:" in one and one.endswith("the final fit retrained the best without it")
 
 
@@ -91,6 +88,8 @@ def test_search_with_a_binding_time_limit_prints_the_note(capsys, tmp_path, tiny
                             tmp_path / "run", "--pruner", "none", "--trial-timeout", 0.2)
     assert code == 0, err
     assert "note: the 0.2 s per-candidate limit (--trial-timeout) stopped 2 of 2 completed trials" in stdout
+    assert "Note: the 0.2 s per-candidate limit (--trial-timeout) stopped 2 of 2" in (tmp_path / "run" /
+                                                                                     "report.html").read_text()
 
 
 def test_leaderboard_command(capsys, searched):

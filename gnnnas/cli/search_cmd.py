@@ -261,7 +261,7 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
     total = result.budget if result.budget is not None else study.user_attrs.get("trials")
     print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
-    note = fidelity_note(df, study.user_attrs.get("trial_timeout"))
+    note = fidelity_note(df, study.user_attrs.get("trial_timeout"), "final_stopped" in df.columns)
     if note:
         print(note)
     if "pareto_rank" in df.columns:

@@ -142,6 +142,10 @@ def header_html(data: ReportData) -> str:
     alive = int((t.status == "running").sum()) - len(stale) if not t.empty else 0
     live = ('<p class="live">This study was still running when the report was made: running trials are shown '
             'with their results so far; rebuild with <code>gnnnas report DIR</code>.</p>' if alive else "")
+    from gnnnas.search.leaderboard import fidelity_note
+    note = fidelity_note(t, data.attrs.get("trial_timeout"), bool(data.finals))
+    if note:
+        live += f'<p class="fidelity">{_e(note[0].upper() + note[1:])}.</p>'
     if stale:
         live += ('<p class="live stale">Trials ' + ", ".join(map(str, stale)) + " are recorded as running but their "
                  "worker sent no heartbeat for over 90 s or is gone: it probably stopped. The next search or worker "

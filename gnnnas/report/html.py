@@ -43,6 +43,7 @@ code.spec { display: block; white-space: pre-wrap; font-size: 13px; background: 
          text-align: center; }
 .live { background: #e9f7ef; border: 1px solid #009E73; border-radius: 6px; padding: 8px 12px; }
 .live.stale { background: #fdf0e6; border-color: #D55E00; }
+.fidelity { background: #fdf0e6; border: 1px solid #D55E00; border-radius: 6px; padding: 8px 12px; }
 .muted { color: #666; font-size: 13px; }
 .figure { margin: 8px 0 14px; overflow-x: auto; }
 .table-tools { margin: 6px 0 8px; }

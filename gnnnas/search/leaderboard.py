@@ -282,12 +282,15 @@ def format_table(df: pd.DataFrame, metric: str, top: int | None = 10) -> str:
     return "\n".join(out)
 
 
-def fidelity_note(df: pd.DataFrame, trial_timeout: float | None) -> str | None:
+def fidelity_note(df: pd.DataFrame, trial_timeout: float | None, final_fit: bool) -> str | None:
     """A warning when ``--trial-timeout`` stopped most completed trials: their ranking is one of early training.
 
     Under a per-candidate time limit a slow design that would converge higher
     is ranked by its first few epochs; the user should know before trusting the
     order (and that ``--final-fit`` retrains the best without the limit).
+    ``df``: one row per trial with ``status``, ``stopped`` and ``epochs`` (the
+    leaderboard, or the report's trials); ``final_fit``: whether finalists were
+    retrained.
     """
     if trial_timeout is None or df.empty or "stopped" not in df.columns:
         return None
@@ -296,8 +299,7 @@ def fidelity_note(df: pd.DataFrame, trial_timeout: float | None) -> str | None:
     if len(complete) < 2 or 2 * len(cut) < len(complete):
         return None
     epochs = int(cut["epochs"].median())
-    after = ("the final fit retrained the best without it" if "final_stopped" in df.columns
-             else "--final-fit N retrains the N best without it")
+    after = "the final fit retrained the best without it" if final_fit else "--final-fit N retrains the N best without it"
     return (f"note: the {trial_timeout:g} s per-candidate limit (--trial-timeout) stopped {len(cut)} of "
             f"{len(complete)} completed trials, after a median of {epochs} epoch{'s' * (epochs != 1)}: they are "
             f"ranked by what they reach in {trial_timeout:g} s, not at convergence; {after}")
