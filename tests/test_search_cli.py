@@ -88,6 +88,10 @@ def test_search_with_a_binding_time_limit_prints_the_note(capsys, tmp_path, tiny
                             tmp_path / "run", "--pruner", "none", "--trial-timeout", 0.2)
     assert code == 0, err
     assert "note: the 0.2 s per-candidate limit (--trial-timeout) stopped 2 of 2 completed trials" in stdout
+    code, text, _ = run(capsys, "leaderboard", tmp_path / "run")
+    assert code == 0 and text.rstrip().splitlines()[-1].startswith("note: the 0.2 s per-candidate limit")
+    code, text, _ = run(capsys, "leaderboard", tmp_path / "run", "--csv")  # the CSV stays a CSV
+    assert code == 0 and "note:" not in text
     assert "Note: the 0.2 s per-candidate limit (--trial-timeout) stopped 2 of 2" in (tmp_path / "run" /
                                                                                      "report.html").read_text()
 

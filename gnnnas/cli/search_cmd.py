@@ -174,7 +174,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from gnnnas.search.api import open_folder
-    from gnnnas.search.leaderboard import format_table, leaderboard, study_metric
+    from gnnnas.search.leaderboard import fidelity_note, format_table, leaderboard, study_metric
     if args.top < 0:
         raise GnnnasError(f"--top {args.top}: expected an integer >= 0 (0: all rows)")
     study, _, _ = open_folder(args.dir, args.storage)
@@ -183,6 +183,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         df.to_csv(sys.stdout, index=False)
     else:
         print(format_table(df, study_metric(study), top=args.top or None))
+        note = fidelity_note(df, study.user_attrs.get("trial_timeout"), "final_stopped" in df.columns)
+        if note:
+            print(note)
     return 0
 
 
