@@ -78,6 +78,8 @@ def test_the_summary_warns_when_the_time_limit_stopped_most_completed_trials():
     assert fidelity_note(_board(["time_limit"], [1]), 20.0, False) is None  # one completed trial ranks nothing
     one = fidelity_note(_board(["time_limit", "time_limit"], [1, 1]), 0.5, final_fit=True)
     assert "after a median of 1 epoch:" in one and one.endswith("the final fit retrained the best without it")
+    unknown = _board(["time_limit", "time_limit"], [None, None])  # epochs not recorded: no median, still the note
+    assert "stopped 2 of 2 completed trials: they are ranked" in fidelity_note(unknown, 5.0, final_fit=False)
 
 
 def test_search_with_a_binding_time_limit_prints_the_note(capsys, tmp_path, tiny_csv):
