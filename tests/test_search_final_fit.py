@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 import gnnnas
 from gnnnas.errors import GnnnasError
 from gnnnas.export.bundle import read_bundle, read_metadata
-from gnnnas.search.final_fit import FINAL_ATTR, final_choice, final_weights_path, finalists, records
+from gnnnas.search.final_fit import FINAL_ATTR, cut_short, final_choice, final_weights_path, finalists, records
 
 from cli_helpers import assert_one_line_error, run
 from test_search import SMALL, write_space
@@ -98,6 +98,26 @@ def test_a_rerun_keeps_finished_finalists_and_retrains_only_new_ones(tiny_csv, s
                                            key=lambda t: (t.value, -t.number)), "ndcg@20")
     expected = (choice[0].number, True) if choice else (third.exported.trial, False)
     assert (third.exported.trial, third.exported.final_fit) == expected and records(third.study) == second
+
+
+def test_a_rerun_retrains_a_final_fit_cut_short_only_when_it_raises_that_budget(tiny_csv, space, tmp_path):
+    out = tmp_path / "run"
+    first = records(search(tiny_csv, space, out, final_fit=1, final_epochs=2).study)
+    ((n, short),) = first.items()
+    assert short["stopped"] == "max_epochs" and short["max_epochs"] == 2
+    saved = torch.load(final_weights_path(out, n), weights_only=True)
+    assert records(search(tiny_csv, space, out, final_fit=1, final_epochs=2).study) == first  # same flags: kept
+    longer = records(search(tiny_csv, space, out, final_fit=1, final_epochs=12).study)[n]
+    again = torch.load(final_weights_path(out, n), weights_only=True)
+    if longer == short:  # retrained, but no better on validation: the earlier fit and its weights stay
+        assert all(torch.equal(saved[k], again[k]) for k in saved)
+    else:
+        assert longer["max_epochs"] == 12 and longer["val"]["ndcg@20"] > short["val"]["ndcg@20"]
+    assert cut_short(short, 12, None, 1) and not cut_short(short, 2, None, 1)
+    timed = {"stopped": "timeout", "seconds": 2.0}
+    assert not cut_short(timed, 50, 5.0, 2)  # a share of 2.5 s is not 1.5 x the 2 s it had
+    assert cut_short(timed, 50, 6.0, 2) and cut_short(timed, 50, None, 2)  # 3 s each; no limit at all
+    assert not cut_short({"stopped": "early_stopping", "seconds": 1.0}, 50, None, 1)  # it converged
 
 
 def test_the_final_timeout_stops_the_final_fit_and_best_keeps_the_search_result(tiny_csv, space, tmp_path):

@@ -24,6 +24,13 @@ no finished finalist; re-running continues with the rest):
 
 ``{"<trial>": {"val": {...}, "test": {...}, "best_epoch", "epochs", "max_epochs", "stopped", "seconds"}}``
 
+A re-run retrains a finalist whose final fit a budget cut short when it
+raises that budget: ``--final-epochs`` above the record's ``max_epochs``
+(stopped ``max_epochs``), or a ``--final-timeout`` whose equal share per
+finalist is at least 1.5 times the seconds it had (stopped ``timeout``). The
+new fit replaces the record and weights only when it is better on
+validation; the same flags again retrain nothing.
+
 ``stopped`` is ``max_epochs``, ``early_stopping`` or ``timeout`` (its share
 of the final fit's ``timeout`` ran out; its best evaluated weights are kept). A finalist
 that the timeout stopped before any evaluation gets no record.
@@ -135,7 +142,7 @@ def finalists(study: optuna.Study, top: int, distinct: bool = False) -> list[Fro
 
 def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torch.device, base: TrainConfig,
                   plan: FinalFit, say: Callable[[str], None] = print) -> dict[int, dict]:
-    """Retrain the finalists (those without a record yet); returns every finalist's record.
+    """Retrain the finalists without a record yet, or cut short by a budget this run raises; returns their records.
 
     ``base`` carries the study's training protocol (epochs = its max_epochs,
     patience, eval_every, metric, ks); each finalist trains with its own
@@ -147,7 +154,14 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
     done = records(study)
     deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
     epochs = plan.max_epochs or base.epochs
-    todo = [t for t in chosen if not (t.number in done and final_weights_path(out, t.number).is_file())]
+    metric = base.metric
+
+    def pending(t: FrozenTrial) -> bool:
+        if t.number not in done or not final_weights_path(out, t.number).is_file():
+            return True
+        return cut_short(done[t.number], epochs, plan.timeout, len(chosen))
+
+    todo = [t for t in chosen if pending(t)]
     for i, trial in enumerate(chosen, 1):
         n = trial.number
         if trial not in todo:
@@ -158,23 +172,50 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
             break
         share = None if deadline is None else now + (deadline - now) / len(todo)
         todo.remove(trial)
-        record = _fit_one(study, trial, dataset, out, device, replace(base, epochs=epochs, progress=False), share)
-        if record is None:
+        earlier = done.get(n) if final_weights_path(out, n).is_file() else None
+        fitted = _fit_one(study, trial, dataset, device, replace(base, epochs=epochs, progress=False), share)
+        if fitted is None:
             say(f"final fit {i}/{len(chosen)}: trial {n} stopped by the timeout before its first evaluation")
             continue
+        record, weights = fitted
+        again = "" if earlier is None else " (again)"
+        if earlier is not None and record["val"][metric] <= earlier["val"][metric]:
+            say(f"final fit {i}/{len(chosen)}: trial {n}{again}: val {metric} {record['val'][metric]:.4f}, not above "
+                f"its earlier final fit's {earlier['val'][metric]:.4f}: kept that one")
+            continue
+        _save_weights(final_weights_path(out, n), weights)
         done = records(study)  # another process may have written meanwhile: merge, never overwrite
         done[n] = record
         study.set_user_attr(FINAL_ATTR, {str(k): v for k, v in sorted(done.items())})
-        metric = base.metric
-        say(f"final fit {i}/{len(chosen)}: trial {n}: val {metric} {record['val'][metric]:.4f} "
+        say(f"final fit {i}/{len(chosen)}: trial {n}{again}: val {metric} {record['val'][metric]:.4f} "
             f"(search {quality(trial):.4f}), best epoch {record['best_epoch']} of {record['epochs']}, "
             f"{record['stopped']}, {record['seconds']:.0f} s")
     chosen_numbers = {t.number for t in chosen}
     return {n: r for n, r in records(study).items() if n in chosen_numbers}
 
 
-def _fit_one(study: optuna.Study, trial: FrozenTrial, dataset: Dataset, out: Path, device: torch.device,
-             base: TrainConfig, deadline: float | None) -> dict | None:
+#: A timed-out final fit is retrained when a re-run's share per finalist is at least this many times its seconds.
+MORE_TIME = 1.5
+
+
+def cut_short(record: dict, epochs: int, timeout: float | None, finalists: int) -> bool:
+    """Whether a recorded final fit stopped on a budget that this run (``epochs``, ``timeout``) raises."""
+    if record.get("stopped") == "max_epochs":
+        return epochs > int(record.get("max_epochs") or 0)
+    if record.get("stopped") == "timeout":
+        return timeout is None or timeout / max(finalists, 1) >= MORE_TIME * float(record.get("seconds") or 0.0)
+    return False
+
+
+def _save_weights(path: Path, weights: dict[str, torch.Tensor]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{FINAL_WEIGHTS}.{os.getpid()}.tmp")
+    torch.save(weights, tmp)
+    os.replace(tmp, path)
+
+
+def _fit_one(study: optuna.Study, trial: FrozenTrial, dataset: Dataset, device: torch.device,
+             base: TrainConfig, deadline: float | None) -> tuple[dict, dict[str, torch.Tensor]] | None:
     started = time.perf_counter()
     spec = ArchSpec.from_dict(trial.user_attrs["spec"])
     seed = int(trial.user_attrs.get("seed", study.user_attrs.get("seed", base.seed)))
@@ -185,16 +226,12 @@ def _fit_one(study: optuna.Study, trial: FrozenTrial, dataset: Dataset, out: Pat
     if result.best_epoch == 0:
         return None
     test, test_cold = evaluate_splits(model, dataset, ("test", "test_cold"), config, device)
-    path = final_weights_path(out, trial.number)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{FINAL_WEIGHTS}.{os.getpid()}.tmp")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
-    return {"val": {k: float(v) for k, v in result.best_val.items()},
-            "test": {k: float(v) for k, v in {**test, **{COLD_PREFIX + k: v for k, v in test_cold.items()}}.items()},
-            "best_epoch": result.best_epoch, "epochs": result.epochs_run, "max_epochs": config.epochs,
-            "stopped": "timeout" if result.stopped == "deadline" else result.stopped,
-            "seconds": round(time.perf_counter() - started, 3)}
+    record = {"val": {k: float(v) for k, v in result.best_val.items()},
+              "test": {k: float(v) for k, v in {**test, **{COLD_PREFIX + k: v for k, v in test_cold.items()}}.items()},
+              "best_epoch": result.best_epoch, "epochs": result.epochs_run, "max_epochs": config.epochs,
+              "stopped": "timeout" if result.stopped == "deadline" else result.stopped,
+              "seconds": round(time.perf_counter() - started, 3)}
+    return record, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def final_choice(study: optuna.Study, best: FrozenTrial | None, metric: str) -> tuple[FrozenTrial, dict] | None:
