@@ -90,7 +90,8 @@ class FinalFit:
         if not isinstance(self.distinct, bool):
             raise GnnnasError(f"final_distinct {self.distinct!r}: expected True or False")
         if self.top == 0 and (self.max_epochs is not None or self.timeout is not None or self.distinct):
-            raise GnnnasError("--final-epochs/--final-timeout/--final-distinct: expected --final-fit N (N >= 1) with them")
+            raise GnnnasError("--final-epochs/--final-timeout/--final-distinct: expected --final-fit N (N >= 1) "
+                              "with them")
         return self
 
 
@@ -142,7 +143,9 @@ def finalists(study: optuna.Study, top: int, distinct: bool = False) -> list[Fro
 
 def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torch.device, base: TrainConfig,
                   plan: FinalFit, say: Callable[[str], None] = print) -> dict[int, dict]:
-    """Retrain the finalists without a record yet, or cut short by a budget this run raises; returns their records.
+    """Retrain the finalists without a record, or cut short by a budget this run raises.
+
+    Returns every finalist's record.
 
     ``base`` carries the study's training protocol (epochs = its max_epochs,
     patience, eval_every, metric, ks); each finalist trains with its own

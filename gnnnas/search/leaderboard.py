@@ -300,7 +300,8 @@ def fidelity_note(df: pd.DataFrame, trial_timeout: float | None, final_fit: bool
         return None
     median = pd.to_numeric(cut["epochs"], errors="coerce").median()  # a report row may lack its epochs
     epochs = None if pd.isna(median) else int(round(median))
-    after = "the final fit retrained the best without it" if final_fit else "--final-fit N retrains the N best without it"
+    after = ("the final fit retrained the best without it" if final_fit
+             else "--final-fit N retrains the N best without it")
     return (f"note: the {trial_timeout:g} s per-candidate limit (--trial-timeout) stopped {len(cut)} of "
             f"{len(complete)} completed trials"
             + ("" if epochs is None else f", after a median of {epochs} epoch{'s' * (epochs != 1)}")
