@@ -174,7 +174,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from gnnnas.search.api import open_folder
-    from gnnnas.search.leaderboard import fidelity_note, format_table, leaderboard, study_metric
+    from gnnnas.search.leaderboard import format_table, leaderboard, study_metric
     if args.top < 0:
         raise GnnnasError(f"--top {args.top}: expected an integer >= 0 (0: all rows)")
     study, _, _ = open_folder(args.dir, args.storage)
@@ -183,9 +183,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         df.to_csv(sys.stdout, index=False)
     else:
         print(format_table(df, study_metric(study), top=args.top or None))
-        note = fidelity_note(df, study.user_attrs.get("trial_timeout"), "final_stopped" in df.columns)
-        if note:
-            print(note)
+        _print_fidelity_note(study, df)
     return 0
 
 
@@ -252,10 +250,18 @@ _FILES = {
 }
 
 
+def _print_fidelity_note(study, df) -> None:
+    """The time-limit note under a printed leaderboard (the leaderboard has final_* columns after a final fit)."""
+    from gnnnas.search.leaderboard import fidelity_note
+    note = fidelity_note(df, study.user_attrs.get("trial_timeout"), "final_stopped" in df.columns)
+    if note:
+        print(note)
+
+
 def print_summary(result, top: int = SUMMARY_TOP) -> None:
     """The top of the leaderboard and where everything was written."""
     from gnnnas.search.budget import counts
-    from gnnnas.search.leaderboard import fidelity_note, format_table, study_metric
+    from gnnnas.search.leaderboard import format_table, study_metric
     study, df = result.study, result.leaderboard
     metric = study_metric(study)
     print(format_table(df, metric, top=top if top > 0 else None))
@@ -264,9 +270,7 @@ def print_summary(result, top: int = SUMMARY_TOP) -> None:
     states = ", ".join(f"{by_status[s]} {s}" for s in ("complete", "pruned", "fail", "running") if by_status.get(s))
     total = result.budget if result.budget is not None else study.user_attrs.get("trials")
     print(f"study {study.study_name}: {counts(study)[0]} of {total} trials finished ({states or 'none'})")
-    note = fidelity_note(df, study.user_attrs.get("trial_timeout"), "final_stopped" in df.columns)
-    if note:
-        print(note)
+    _print_fidelity_note(study, df)
     if "pareto_rank" in df.columns:
         front = df[df["pareto_rank"] == 1]
         front = front[front["feasible"] != False]  # noqa: E712 - a column of True/False/None

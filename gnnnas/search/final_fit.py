@@ -158,13 +158,10 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
     deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
     epochs = plan.max_epochs or base.epochs
     metric = base.metric
-
-    def pending(t: FrozenTrial) -> bool:
-        if t.number not in done or not final_weights_path(out, t.number).is_file():
-            return True
-        return cut_short(done[t.number], epochs, plan.timeout, len(chosen))
-
-    todo = [t for t in chosen if pending(t)]
+    # Finalists with a finished final fit (record and weights), which a re-run keeps unless cut_short says otherwise.
+    kept = {t.number: done[t.number] for t in chosen
+            if t.number in done and final_weights_path(out, t.number).is_file()}
+    todo = [t for t in chosen if t.number not in kept or cut_short(kept[t.number], epochs, plan.timeout, len(chosen))]
     for i, trial in enumerate(chosen, 1):
         n = trial.number
         if trial not in todo:
@@ -175,7 +172,7 @@ def run_final_fit(study: optuna.Study, dataset: Dataset, out: Path, device: torc
             break
         share = None if deadline is None else now + (deadline - now) / len(todo)
         todo.remove(trial)
-        earlier = done.get(n) if final_weights_path(out, n).is_file() else None
+        earlier = kept.get(n)
         fitted = _fit_one(study, trial, dataset, device, replace(base, epochs=epochs, progress=False), share)
         if fitted is None:
             say(f"final fit {i}/{len(chosen)}: trial {n} stopped by the timeout before its first evaluation")
