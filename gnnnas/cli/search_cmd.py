@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--initial", default=None, metavar="PRESET[,PRESET]|none",
                    help="presets a new study trains first, before the controller proposes (default: the space's "
                         "search.initial, e.g. lightgcn,mf for the default space; optuna-* controllers)")
+    s.add_argument("--warm-up", default=None, metavar="SPACE[:SHARE]|none",
+                   help="spend the first SHARE of the budget (trials, and seconds with --timeout) in a sub-space "
+                        "of --space, e.g. lightgcn:0.4 (default: the space's search.warm_up; optuna-* controllers)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     s.add_argument("--threads", type=int, default=None,
                    help="CPU threads per trial (default: the cores divided by this machine's running workers)")
@@ -146,7 +149,7 @@ def _search(args: argparse.Namespace) -> int:
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
                         prune_by=args.prune_by,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
-                        initial=args.initial, final_fit=args.final_fit, final_epochs=args.final_epochs,
+                        initial=args.initial, warm_up=args.warm_up, final_fit=args.final_fit, final_epochs=args.final_epochs,
                         final_timeout=args.final_timeout, final_distinct=args.final_distinct, **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "

@@ -33,6 +33,7 @@ from gnnnas.search.budget import Budget
 from gnnnas.search.controllers import CONTROLLERS, Controller
 from gnnnas.search.final_fit import FinalFit, final_choice, run_final_fit
 from gnnnas.search.initial import enqueue_initial, resolve_initial
+from gnnnas.search.warm_up import WarmUpPhase, WarmUpPlan, resolve_warm_up
 from gnnnas.search.leaderboard import leaderboard, write_csv
 from gnnnas.search.liveness import auto_threads, fail_stale_trials
 from gnnnas.search.objective import TrialContext, TrialRunner
@@ -250,7 +251,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
            max_params: int | None = None, initial: str | Sequence[str] | None = None,
            final_fit: int = 0, final_epochs: int | None = None, final_timeout: float | None = None,
-           final_distinct: bool = False,
+           final_distinct: bool = False, warm_up: str | None = None,
            **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
@@ -280,7 +281,10 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
 
     ``initial`` names presets a new study trains first (the initial design,
     :mod:`gnnnas.search.initial`): ``None`` takes the space's
-    ``search.initial``, ``"none"`` or ``[]`` none.
+    ``search.initial``, ``"none"`` or ``[]`` none. ``warm_up``
+    (``"lightgcn:0.4"``, :mod:`gnnnas.search.warm_up`) keeps the first
+    share of the budget in a sub-space; ``None`` takes the space's
+    ``search.warm_up``, ``"none"`` turns it off.
 
     ``final_fit`` N retrains the N best completed trials after the search,
     without ``trial_timeout``, for up to ``final_epochs`` (default
@@ -321,6 +325,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     # nothing to vary, a missing optional package) says so now, before any folder or study exists.
     ctrl = _make_controller(controller, space_obj, _sampler_seed(seed, 0, worker=False), max_epochs)
     initial_points = resolve_initial(initial, space_obj, ctrl)
+    warm_plan = resolve_warm_up(warm_up, space_obj, ctrl)
     device_obj = resolve_device(device)
     study_name = _check_study_name(study or space_obj.name)
     out = Path(out) if out is not None else Path("runs") / study_name
@@ -334,7 +339,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     check_data_fits(space_obj, dataset, metric, f"space {space_obj.path}")
     settings = RunSettings(controller=controller, pruner=pruner, trials=trials, max_epochs=max_epochs,
                            patience=patience, eval_every=eval_every, seed=seed, trial_timeout=trial_timeout,
-                           prune_by=prune_by)
+                           prune_by=prune_by, warm_up=warm_plan.to_dict() if warm_plan is not None else None)
     attrs = study_attrs(space_obj, space_text, data_record(source, options, dataset), metric, settings, goals,
                         constraints)
     check_out_folder(out, study_name, url, storage_default, attrs)
@@ -370,8 +375,9 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     else:
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
                       f"({controller}, pruner {pruner}, {','.join(goals.names)}"
-                      f"{'; first ' + ', '.join(p.label for p in initial_points) if initial_points else ''}); "
-                      f"results in {out}")
+                      f"{'; first ' + ', '.join(p.label for p in initial_points) if initial_points else ''}"
+                      f"{f'; warm-up in {warm_plan.space} for {warm_plan.share:.0%} of the budget' if warm_plan else ''}"
+                      f"); results in {out}")
     return run(session)
 
 
@@ -422,7 +428,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
                            max_epochs=int(attrs["max_epochs"]), patience=int(attrs["patience"]),
                            eval_every=int(attrs["eval_every"]), seed=int(attrs["seed"]),
                            trial_timeout=_check_timeout(attrs.get("trial_timeout"), "trial_timeout"),
-                           prune_by=attrs.get("prune_by", "epochs"))
+                           prune_by=attrs.get("prune_by", "epochs"), warm_up=attrs.get("warm_up"))
     metric = check_metric(attrs["metric"])
     check_data_fits(space_obj, dataset, metric, f"study {study}: space {attrs['space'].get('name')}")
     existing = len(found.get_trials(deepcopy=False))
@@ -472,12 +478,20 @@ def run(session: Session) -> SearchResult:
     budget = Budget(session.study, st.trials,
                     lock_path=local.with_name(local.name + ".budget.lock") if local is not None else None)
     runner = TrialRunner(ctx)
+    ask = session.controller.ask
+    plan = WarmUpPlan.from_dict(st.warm_up)
+    if plan is not None and session.controller.initial_design:
+        phase = WarmUpPhase(plan, st.trials, session.timeout)
+
+        def ask(study: optuna.Study, _ask=session.controller.ask):
+            phase.before_ask(study)
+            return _ask(study)
     best = best_complete(session.study)
     session.progress.start(budget.done(), (quality(best), best.number) if best is not None else None)
     threads = torch.get_num_threads()
     try:
         while not ctx.past_deadline():
-            suggestion = budget.claim(session.controller.ask, before=lambda: fail_stale_trials(session.study))
+            suggestion = budget.claim(ask, before=lambda: fail_stale_trials(session.study))
             if suggestion is None:
                 break
             if session.device.type == "cpu":

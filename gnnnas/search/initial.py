@@ -31,6 +31,8 @@ from gnnnas.space.source import SpaceError
 
 #: User attr of an enqueued trial: the preset it trains.
 INITIAL_ATTR = "initial"
+#: User attr of a warm-up trial (:mod:`gnnnas.search.warm_up`): the sub-space it was drawn in.
+WARM_UP_ATTR = "warm_up"
 
 
 def resolve_initial(requested: str | Sequence[str] | None, space: SearchSpace,
@@ -72,6 +74,9 @@ def enqueue_initial(study: optuna.Study, space: SearchSpace, points: Sequence[In
 
 
 def proposed_by(attrs: dict) -> str | None:
-    """Who proposed a trial, for leaderboards: its controller, marked when it was an initial-design preset."""
+    """Who proposed a trial, for leaderboards: its controller, marked when it was an initial-design preset
+    or a warm-up trial."""
     controller = attrs.get("controller")
-    return f"{controller} (initial {attrs[INITIAL_ATTR]})" if attrs.get(INITIAL_ATTR) else controller
+    if attrs.get(INITIAL_ATTR):
+        return f"{controller} (initial {attrs[INITIAL_ATTR]})"
+    return f"{controller} (warm-up {attrs[WARM_UP_ATTR]})" if attrs.get(WARM_UP_ATTR) else controller

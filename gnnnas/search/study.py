@@ -62,6 +62,7 @@ class RunSettings:
     seed: int
     trial_timeout: float | None = None  # training seconds per candidate (None: no limit)
     prune_by: str = "epochs"  # what the pruner's rungs count: epochs, or seconds of training (needs trial_timeout)
+    warm_up: dict | None = None  # a WarmUpPlan's to_dict(): the first share of the budget in a sub-space
 
     @property
     def resource(self) -> Resource:

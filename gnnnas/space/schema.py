@@ -19,7 +19,7 @@ from gnnnas.models.spec import TrainingSpec
 from gnnnas.space.conditions import ParsedDimension, resolve
 from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
 from gnnnas.space.fields import FIELDS, SECTIONS, Field, Integer, Number, OneOf, section_fields
-from gnnnas.space.settings import InitialPoint, SearchSettings
+from gnnnas.space.settings import InitialPoint, SearchSettings, WarmUp
 from gnnnas.space.source import KeyPath, Source, SpaceError, describe_value, parse_yaml, read_text
 from gnnnas.space.space import GLOBAL, INDEPENDENT, SHARED, SearchSpace
 
@@ -123,6 +123,7 @@ def _search_settings(raw: Any, source: Source) -> SearchSettings:
                                             f"{', '.join(METRICS)} and K >= 1 (e.g. ndcg@20)")
         values["metric"] = f"{name}@{int(k)}"
     values["initial"] = _initial_points(raw["initial"], path + ("initial",), source) if "initial" in raw else ()
+    values["warm_up"] = _warm_up(raw["warm_up"], path + ("warm_up",), source) if raw.get("warm_up") is not None else None
     if values["eval_every"] > values["max_epochs"]:
         source.fail(path + ("eval_every",), f"{values['eval_every']} evaluates after max_epochs="
                                             f"{values['max_epochs']}; expected at most max_epochs")
@@ -156,6 +157,21 @@ def _initial_points(raw: Any, path: KeyPath, source: Source) -> tuple[InitialPoi
             source.fail(at, f"{point.label!r} is listed twice; expected distinct points")
         points.append(point)
     return tuple(points)
+
+
+def _warm_up(raw: Any, path: KeyPath, source: Source) -> WarmUp:
+    """``{space: lightgcn, share: 0.4}``: a sub-space (bundled name or file) and the share of the budget it gets."""
+    expected = "a mapping {space: NAME|FILE, share: FRACTION} with 0 < FRACTION < 1"
+    if not isinstance(raw, dict):
+        source.fail(path, f"got {describe_value(raw)}; expected {expected}")
+    _known_keys(raw, path, ("space", "share"), source)
+    space, share = raw.get("space"), raw.get("share")
+    if not isinstance(space, str) or not space.strip():
+        source.fail(path + ("space",), f"got {describe_value(space)}; expected the name or file of a space")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        source.fail(path + ("share",), f"got {describe_value(share)}; expected a fraction of the budget, "
+                                       "0 < share < 1")
+    return WarmUp(space.strip(), float(share))
 
 
 def _check_initial(space: SearchSpace, source: Source) -> None:

@@ -36,6 +36,28 @@ class InitialPoint:
 
 
 @dataclass(frozen=True)
+class WarmUp:
+    """The first ``share`` of a search's budget stays in the sub-space ``space`` (a bundled name or a file).
+
+    Warm-up trials fix every parameter that ``space`` fixes (aggregators,
+    scoring, norms ...) at its value and leave the parameters it varies
+    (depth, width, learning rate ...) to the controller, over this space's
+    ranges. They are ordinary trials of the study, so the controller's
+    model learns from them when the whole space opens (:mod:`gnnnas.search.warm_up`).
+    """
+
+    space: str
+    share: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.space}:{self.share:g}"
+
+    def to_dict(self) -> dict:
+        return {"space": self.space, "share": self.share}
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     """Training budget and selection metric for every candidate of a search.
 
@@ -45,7 +67,8 @@ class SearchSettings:
     (:data:`~gnnnas.models.presets.PRESETS`, points of the space) that a new
     study trains first, before the controller proposes anything: the
     initial design, so that a search starts from the field's known-good
-    architectures instead of only from random draws.
+    architectures instead of only from random draws. ``warm_up`` keeps the
+    first share of the budget in a sub-space (:class:`WarmUp`).
     """
 
     max_epochs: int = 50
@@ -53,6 +76,7 @@ class SearchSettings:
     eval_every: int = 1
     metric: str = "ndcg@20"
     initial: tuple[InitialPoint, ...] = ()
+    warm_up: WarmUp | None = None
 
     @property
     def metric_name(self) -> str:
@@ -65,4 +89,5 @@ class SearchSettings:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["initial"] = [p.to_dict() for p in self.initial]
+        out["warm_up"] = self.warm_up.to_dict() if self.warm_up is not None else None
         return out
