@@ -6,7 +6,7 @@ in a third of the time or less.
 Each (method, seed) runs the exact command a user types,
 
     gnnnas search --space default --data online-retail --controller C --pruner P --seed S
-                  --timeout BUDGET --trials 100000 --max-epochs E --trial-timeout T --initial none
+                  --timeout BUDGET --trials 100000 --max-epochs E --trial-timeout T --initial none --warm-up none
                   --device cpu --quiet --out experiments/out/search_efficiency/<method>-s<seed>
 
 in a fresh folder with its own SQLite study; the trial cap is out of reach,
@@ -50,6 +50,9 @@ Full run for a 2-core machine: 9 searches of 240 s, about 38 minutes:
 (LightGCN and MF trained first): it would hand every Optuna method the same
 two first trials, and this benchmark compares what the controllers propose.
 ``--initial space`` measures the searches as ``gnnnas search`` runs them.
+``--warm-up none`` (the default here) likewise drops the space's warm-up
+(the first 40% of the budget in the LightGCN sub-space, which only Optuna
+controllers take); ``--warm-up space`` keeps it.
 
 Short budgets make the comparison hostage to the first proposals (TPE's
 first 10 are seeded random draws, the same as optuna-random's, see the note
@@ -135,6 +138,9 @@ def main() -> None:
     parser.add_argument("--initial", default="none",
                         help="the searches' --initial (default none: every controller starts from nothing, so "
                              "the race is between proposers; 'space' keeps the space's initial design)")
+    parser.add_argument("--warm-up", default="none",
+                        help="the searches' --warm-up (default none, for the same reason; 'space' keeps the "
+                             "space's search.warm_up)")
     parser.add_argument("--hard-stop", type=float, default=30,
                         help="Ctrl-C a search still running this many seconds after its budget (start-up "
                              "included; 0: never): a safety net, --timeout already stops training at the "
@@ -163,7 +169,8 @@ def main() -> None:
                                      threads=args.threads, hard_stop=args.hard_stop or None,
                                      trial_timeout=args.trial_timeout or None,
                                      initial=None if args.initial == "space" else args.initial,
-                                     prune_by=args.prune_by, device=args.device)
+                                     prune_by=args.prune_by, device=args.device,
+                                     extra=() if args.warm_up == "space" else ("--warm-up", args.warm_up))
             run = runs[(method, seed)] = read_run(out, seconds, budget)
             c, f = run.counts, run.final
             print(f"{method} seed {seed}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -210,7 +217,8 @@ def main() -> None:
 
     print(f"\nMachine: {mach}; commit {commit}; space {args.space}, data {args.data}, budget {budget:g} s per "
           f"search (--timeout), max_epochs {max_epochs or 'the space default'}, seeds {args.seeds}, "
-          f"threads {args.threads or 'gnnnas default'}, initial design {args.initial}, prune by {args.prune_by}, "
+          f"threads {args.threads or 'gnnnas default'}, initial design {args.initial}, warm-up {args.warm_up}, "
+          f"prune by {args.prune_by}, "
           f"device {args.device}\n")
     print("Best validation NDCG@20 so far (completed trials only, as best/ selects) and that trial's test "
           "NDCG@20; mean ± std over the seeds that had a completed trial by then.\n")

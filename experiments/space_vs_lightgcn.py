@@ -18,7 +18,9 @@ spaces' own (default: every 2 epochs, lightgcn: every 5, patience 5
 evaluations each). Each space starts from its own initial design, as
 ``gnnnas search`` does (``search.initial``: the default space trains the
 LightGCN and MF presets first, the LightGCN space the paper's LightGCN
-configuration); ``--initial none`` starts both from nothing. The winner is the best COMPLETE trial on validation
+configuration) and its warm-up (``search.warm_up``: the default space spends
+the first 40% of its budget in the LightGCN sub-space, commit 6b9ab3a);
+``--initial none`` starts both from nothing. The winner is the best COMPLETE trial on validation
 NDCG@20, as ``best/`` exports it (``best_complete``: pruned, timed-out and
 failed trials never win); its test metrics were ranked once after its
 training and are reported, never selected on. gowalla-6000 is the first
