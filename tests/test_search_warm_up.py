@@ -100,6 +100,13 @@ def test_a_warm_up_space_outside_the_space_is_one_clear_error(broad, tmp_path):
     assert not out.exists()
 
 
+def test_an_unknown_warm_up_space_is_named_as_unknown_not_as_outside(broad, capsys, tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "search", "--space", broad, "--data", tiny_csv, "--out", out, "--warm-up", "nosuch:0.3")
+    assert_one_line_error(code, err, "--warm-up nosuch:0.3", "unknown search space 'nosuch'")
+    assert "not a sub-space" not in err and not out.exists()
+
+
 @pytest.mark.parametrize("bad, fragment", [("{space: narrow.yaml, share: 1.5}", "share"),
                                            ("{space: narrow.yaml, share: 0}", "share"),
                                            ("{share: 0.3}", "space"),

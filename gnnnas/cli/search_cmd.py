@@ -149,8 +149,9 @@ def _search(args: argparse.Namespace) -> int:
                         keep_weights=args.keep_weights, threads=args.threads, trial_timeout=args.trial_timeout,
                         prune_by=args.prune_by,
                         objectives=args.objectives, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
-                        initial=args.initial, warm_up=args.warm_up, final_fit=args.final_fit, final_epochs=args.final_epochs,
-                        final_timeout=args.final_timeout, final_distinct=args.final_distinct, **options)
+                        initial=args.initial, warm_up=args.warm_up, final_fit=args.final_fit,
+                        final_epochs=args.final_epochs, final_timeout=args.final_timeout,
+                        final_distinct=args.final_distinct, **options)
     except SearchInterrupted as stop:
         print(f"gnnnas: interrupted; finished trials are recorded in {stop.out} (leaderboard.csv); "
               "run the same command to resume", file=sys.stderr)

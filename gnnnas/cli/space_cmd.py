@@ -67,9 +67,10 @@ def _show(args: argparse.Namespace) -> int:
     else:
         print("searched: nothing (no architecture, layers or training section; the space is its presets)")
     s = space.search
+    initial = f", first trials {', '.join(p.label for p in s.initial)} (initial design)" if s.initial else ""
+    warm = f", warm-up in {s.warm_up.space} for {s.warm_up.share:.0%} of the budget" if s.warm_up else ""
     print(f"search: max_epochs {s.max_epochs}, patience {s.patience}, eval_every {s.eval_every}, "
-          f"metric {s.metric}" + (f", first trials {', '.join(p.label for p in s.initial)} (initial design)" if s.initial else "")
-          + (f", warm-up in {s.warm_up.space} for {s.warm_up.share:.0%} of the budget" if s.warm_up else ""))
+          f"metric {s.metric}{initial}{warm}")
     return 0
 
 

@@ -33,7 +33,6 @@ from gnnnas.search.budget import Budget
 from gnnnas.search.controllers import CONTROLLERS, Controller
 from gnnnas.search.final_fit import FinalFit, final_choice, run_final_fit
 from gnnnas.search.initial import enqueue_initial, resolve_initial
-from gnnnas.search.warm_up import WarmUpPhase, WarmUpPlan, resolve_warm_up
 from gnnnas.search.leaderboard import leaderboard, write_csv
 from gnnnas.search.liveness import auto_threads, fail_stale_trials
 from gnnnas.search.objective import TrialContext, TrialRunner
@@ -43,6 +42,7 @@ from gnnnas.search.pruners import DEFAULT_MULTI_PRUNER, PRUNE_BY, PRUNERS, defau
 from gnnnas.search.storage import default_url, local_file, mask, normalize, open_storage
 from gnnnas.search.study import (RunSettings, check_out_folder, data_record, find_study, open_study, read_search_json,
                                  study_attrs, study_objectives_of, write_search_json)
+from gnnnas.search.warm_up import WarmUpPhase, WarmUpPlan, resolve_warm_up
 from gnnnas.search.weights import WeightKeeper
 from gnnnas.space import SearchSpace, load_space, parse_space
 from gnnnas.training import TrainConfig
@@ -373,11 +373,11 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
         from gnnnas.search.budget import counts
         progress.line(f"resuming study {study_name}: {counts(study_obj)[0]} of {trials} trials done")
     else:
+        warm = f"; warm-up in {warm_plan.space} for {warm_plan.share:.0%} of the budget" if warm_plan else ""
         progress.line(f"study {study_name}: {trials} trials of space {space_obj.name} on {dataset.name} "
                       f"({controller}, pruner {pruner}, {','.join(goals.names)}"
-                      f"{'; first ' + ', '.join(p.label for p in initial_points) if initial_points else ''}"
-                      f"{f'; warm-up in {warm_plan.space} for {warm_plan.share:.0%} of the budget' if warm_plan else ''}"
-                      f"); results in {out}")
+                      f"{'; first ' + ', '.join(p.label for p in initial_points) if initial_points else ''}{warm}); "
+                      f"results in {out}")
     return run(session)
 
 

@@ -52,10 +52,6 @@ class WarmUpPlan:
     share: float
     params: Mapping[str, Any] = field(default_factory=dict)  # trial parameter -> fixed value
 
-    @property
-    def label(self) -> str:
-        return f"{self.space}:{self.share:g}"
-
     def to_dict(self) -> dict:
         return {"space": self.space, "share": self.share, "params": dict(self.params)}
 
@@ -141,11 +137,12 @@ def resolve_warm_up(requested: str | None, space: SearchSpace, controller: Contr
             target = str(beside)
     try:
         sub = load_space(target)
+    except GnnnasError as err:  # no such space, or a file that does not parse
+        raise GnnnasError(f"{where}: {err}") from None
+    try:
         params = fixed_params(space, sub)
     except SpaceError as err:
         raise GnnnasError(f"{where}: {warm.space!r} is not a sub-space of {space.name}: {err.problem}") from None
-    except GnnnasError as err:
-        raise GnnnasError(f"{where}: {err}") from None
     return WarmUpPlan(sub.name, warm.share, params)
 
 

@@ -123,7 +123,8 @@ def _search_settings(raw: Any, source: Source) -> SearchSettings:
                                             f"{', '.join(METRICS)} and K >= 1 (e.g. ndcg@20)")
         values["metric"] = f"{name}@{int(k)}"
     values["initial"] = _initial_points(raw["initial"], path + ("initial",), source) if "initial" in raw else ()
-    values["warm_up"] = _warm_up(raw["warm_up"], path + ("warm_up",), source) if raw.get("warm_up") is not None else None
+    if raw.get("warm_up") is not None:
+        values["warm_up"] = _warm_up(raw["warm_up"], path + ("warm_up",), source)
     if values["eval_every"] > values["max_epochs"]:
         source.fail(path + ("eval_every",), f"{values['eval_every']} evaluates after max_epochs="
                                             f"{values['max_epochs']}; expected at most max_epochs")

@@ -49,10 +49,6 @@ class WarmUp:
     space: str
     share: float
 
-    @property
-    def label(self) -> str:
-        return f"{self.space}:{self.share:g}"
-
     def to_dict(self) -> dict:
         return {"space": self.space, "share": self.share}
 
