@@ -36,7 +36,7 @@ from optuna.trial import TrialState
 
 from gnnnas.errors import GnnnasError
 from gnnnas.models.spec import ArchSpec
-from gnnnas.search.budget import is_surplus
+from gnnnas.search.budget import recorded
 from gnnnas.search.controllers.base import Controller
 from gnnnas.search.initial import INITIAL_ATTR, WARM_UP_ATTR
 from gnnnas.space import SearchSpace
@@ -58,6 +58,10 @@ class WarmUpPlan:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> WarmUpPlan | None:
         return None if not d else cls(d["space"], float(d["share"]), dict(d["params"]))
+
+
+#: The share of ``--warm-up SPACE`` without one, when the space sets no warm-up of its own.
+DEFAULT_SHARE = 0.4
 
 
 class _Corner:
@@ -121,7 +125,7 @@ def resolve_warm_up(requested: str | None, space: SearchSpace, controller: Contr
         name, _, share_text = text.partition(":")
         try:
             share = float(share_text) if share_text else (space.search.warm_up.share if space.search.warm_up
-                                                          else 0.4)
+                                                          else DEFAULT_SHARE)
         except ValueError:
             share = math.nan
         if not name or not 0 < share < 1:
@@ -165,16 +169,13 @@ class WarmUpPhase:
     def active(self, study: optuna.Study) -> bool:
         if self.until is not None and time.monotonic() >= self.until:
             return False
-        started = [t for t in study.get_trials(deepcopy=False)
-                   if t.state != TrialState.WAITING and not is_surplus(t)]
+        started = recorded(study)
         return len(started) < self.trials and all(
             t.user_attrs.get(WARM_UP_ATTR) or t.user_attrs.get(INITIAL_ATTR) for t in started)
 
     def before_ask(self, study: optuna.Study) -> None:
         """Queue one warm-up trial, unless one is queued already (the initial design's go first)."""
-        if not self.active(study):
-            return
-        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)) or not self.active(study):
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
