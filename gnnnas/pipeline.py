@@ -66,8 +66,8 @@ def train_config(arch: Architecture, base: TrainConfig) -> TrainConfig:
     if isinstance(arch, str):
         return base
     t = arch.training
-    return replace(base, lr=t.lr, l2=t.l2, batch_size=t.batch_size, num_negatives=t.num_negatives, loss=t.loss,
-                   edge_dropout=arch.edge_dropout)
+    return replace(base, lr=t.lr, l2=t.l2, batch_size=t.batch_size, num_negatives=t.num_negatives,
+                   shared_negatives=t.shared_negatives, loss=t.loss, edge_dropout=arch.edge_dropout)
 
 
 def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config: TrainConfig = TrainConfig(),

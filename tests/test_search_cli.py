@@ -329,3 +329,21 @@ def test_worker_needs_an_existing_study(capsys, searched, tmp_path):
     code, text, err = run(capsys, "worker", "--storage", url, "--study", "clispace", "--no-export")
     assert code == 0 and "3 of 3 trials finished" in text
     assert json.loads((out / "search.json").read_text())["study"] == "clispace"
+
+
+def test_a_searched_loss_and_shared_negatives_reach_training_leaderboard_and_export(capsys, tmp_path, tiny_csv):
+    path = tmp_path / "losses.yaml"
+    path.write_text(textwrap.dedent(SPACE).replace("name: clispace", "name: losses")
+                    + "  loss: [bpr, softmax]\n  shared_negatives: [0, 32]\n")
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "search", "--space", path, "--data", tiny_csv, "--trials", 8, "--out", out,
+                            "--pruner", "none", "--controller", "optuna-random", "--seed", 3)
+    assert code == 0, err
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert set(board["loss"]) <= {"bpr", "softmax", "bpr +32 shared", "softmax +32 shared"}
+    assert len(set(board["loss"])) >= 2 and " loss " in stdout.splitlines()[0] + " ".join(stdout.splitlines())
+    if HAS_EXPORT:
+        spec = json.loads((out / "best" / "spec.json").read_text())
+        best = board.iloc[0]["loss"].split(" +")
+        assert spec["training"]["loss"] == best[0]
+        assert spec["training"]["shared_negatives"] == (int(best[1].split()[0]) if len(best) > 1 else 0)

@@ -136,7 +136,9 @@ def test_conditional_dimensions_appear_only_when_active(default_samples):
         for name in ("activation", "dropout", "norm"):
             assert (name in params) == (n > 0)
         assert {"embedding_dim", "num_layers", "training.lr", "training.l2", "training.batch_size"} <= set(params)
-        assert "features" not in params and "training.loss" not in params  # fixed: never suggested
+        assert "features" not in params and "graph" not in params  # fixed: never suggested
+        assert params["training.loss"] == spec.training.loss
+        assert params["training.shared_negatives"] == spec.training.shared_negatives
         assert space.to_spec(params) == spec
 
 

@@ -31,7 +31,7 @@ def test_space_show_prints_dimensions_and_search_settings(capsys):
     assert "shared" in hidden and "(implied)" in hidden
     assert "0.0001..0.01 log" in out and "0..4" in out
     assert "max_epochs 100" in out and "metric ndcg@20" in out
-    assert "24,806,812,464" in out
+    assert "148,840,874,784" in out
 
 
 def test_space_show_accepts_a_path(capsys, tmp_path):

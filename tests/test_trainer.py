@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from gnnnas.data.dataset import SplitData
 from gnnnas.evaluation import Evaluator
 from gnnnas.graph import BipartiteGraph
 from gnnnas.metrics import topk_metrics
 from gnnnas.models import LightGCN, Popularity
-from gnnnas.pipeline import train_and_evaluate
+from gnnnas.models.spec import ArchSpec, SpecError
+from gnnnas.pipeline import train_and_evaluate, train_config
 from gnnnas.training import NegativeSampler, TrainConfig, Trainer, TrainingDiverged
+from gnnnas.training.losses import LOSSES
 
 
 def make_model(ds, dim=16, layers=2, seed=0):
@@ -217,3 +222,80 @@ def test_a_scheduled_evaluation_serves_a_checkpoint_and_a_callback_may_stop_at_o
                      eval_at=(0.0,)).fit()
     assert result.stopped == "callback" and result.epochs_run == 1 and result.best_epoch == 1
     assert result.history == []  # stopped inside epoch 1: no finished epoch to record
+
+
+# --- sampled softmax and batch-shared negatives ---------------------------------
+def test_sampled_softmax_is_its_equation_and_ignores_masked_negatives():
+    pos = torch.tensor([2.0, -1.0], requires_grad=True)
+    neg = torch.tensor([[1.0, 0.5, -math.inf], [0.0, -math.inf, -math.inf]], requires_grad=True)
+    loss = LOSSES["softmax"](pos, neg)
+    by_hand = (-math.log(math.exp(2) / (math.exp(2) + math.exp(1) + math.exp(0.5)))
+               - math.log(math.exp(-1) / (math.exp(-1) + 1))) / 2
+    assert loss.item() == pytest.approx(by_hand)
+    loss.backward()
+    assert torch.all(neg.grad[torch.isinf(neg)] == 0) and torch.all(neg.grad[~torch.isinf(neg)] > 0)
+    assert torch.all(pos.grad < 0)  # raising a positive's score lowers the loss
+    # a masked negative contributes nothing to BPR either (it is counted in the mean, like a solved pair)
+    assert LOSSES["bpr"](pos, neg).item() == pytest.approx(
+        (math.log1p(math.exp(-1)) + math.log1p(math.exp(-1.5)) + math.log1p(math.exp(1))) / 6)
+
+
+def test_shared_negatives_come_from_the_pool_of_items():
+    train = SplitData.from_pairs(np.array([0, 0, 1]), np.array([1, 2, 3]), n_users=2)
+    sampler = NegativeSampler(train, 50, seed=0, excluded_items=np.arange(40, 50))
+    shared = sampler.shared(7, 300)
+    assert shared.shape == (7, 300) and shared.min() >= 0 and shared.max() < 40
+    assert len(np.unique(shared)) == 40  # uniform over the pool: 2,100 draws leave no item out
+
+
+def test_trainer_scores_shared_negatives_against_every_user_and_masks_accidental_hits(tiny_dataset, monkeypatch):
+    ds, batch, k, shared_k = tiny_dataset, 32, 2, 3 * tiny_dataset.n_items
+    drawn, seen, epochs = [], [], []
+    original_shared, original_epoch = NegativeSampler.shared, NegativeSampler.epoch
+    monkeypatch.setattr(NegativeSampler, "shared", lambda self, b, n: drawn.append(original_shared(self, b, n))
+                        or drawn[-1])
+    monkeypatch.setattr(NegativeSampler, "epoch", lambda self, n=1: epochs.append(original_epoch(self, n))
+                        or epochs[-1])
+
+    def spy(pos, neg):
+        seen.append(neg.detach().clone())
+        return LOSSES["softmax"](pos, neg)
+
+    monkeypatch.setitem(LOSSES, "spy", spy)
+    model = make_model(ds)
+    cfg = TrainConfig(epochs=1, batch_size=batch, num_negatives=k, shared_negatives=shared_k, loss="spy",
+                      eval_every=10, progress=False)
+    Trainer(model, ds, cfg).fit()
+    (users, pos, _), = epochs
+    assert len(drawn) == 1 and drawn[0].shape == (len(seen), shared_k)
+    for b, neg in enumerate(seen):
+        p = torch.from_numpy(pos[b * batch:(b + 1) * batch])
+        shared = torch.from_numpy(drawn[0][b])
+        assert neg.shape == (p.numel(), k + shared_k)
+        hits = shared.unsqueeze(0) == p.unsqueeze(1)
+        assert hits.any()  # with 3 draws per item, every batch holds some
+        assert torch.equal(torch.isinf(neg[:, k:]), hits) and not torch.isinf(neg[:, :k]).any()
+    assert len(seen) >= 2
+
+
+def test_softmax_with_shared_negatives_learns(tiny_dataset):
+    ds = tiny_dataset
+    model = make_model(ds, dim=32, layers=0)
+    cfg = TrainConfig(epochs=60, batch_size=128, lr=0.05, l2=0.0, loss="softmax", shared_negatives=32,
+                      eval_every=1000, progress=False)
+    before = topk_metrics(model.score(torch.arange(ds.n_users)), ds.train.to_lists(), ks=(10,))["recall@10"]
+    result = Trainer(model, replace(ds, val=ds.val.from_pairs([], [], ds.n_users)), cfg).fit()
+    after = topk_metrics(model.score(torch.arange(ds.n_users)), ds.train.to_lists(), ks=(10,))["recall@10"]
+    # the loss cannot reach 0: a user's other positives among the shared draws count as negatives
+    assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
+    assert before < 0.3 and after > 0.9, after
+
+
+def test_spec_carries_shared_negatives_into_training(tiny_dataset):
+    spec = ArchSpec.from_dict({"embedding_dim": 16, "training": {"loss": "softmax", "shared_negatives": 64}})
+    assert train_config(spec, TrainConfig()).shared_negatives == 64
+    assert train_config(spec, TrainConfig()).loss == "softmax"
+    assert str(spec).endswith("neg 1+64 shared")
+    assert ArchSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(SpecError, match=r"training\.shared_negatives.*-1.*an integer >= 0"):
+        ArchSpec.from_dict({"training": {"shared_negatives": -1}})

@@ -121,13 +121,19 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """Training knobs that interact with the architecture (learning rate, L2, batch, negatives, loss)."""
+    """Training knobs that interact with the architecture (learning rate, L2, batch, negatives, loss).
+
+    ``num_negatives`` items are drawn for each training pair; ``shared_negatives``
+    more are drawn once per mini-batch and scored against every user of it (a
+    matrix product, so hundreds cost little more than one per pair).
+    """
 
     lr: float = 1e-3
     l2: float = 1e-4
     batch_size: int = 2048
     num_negatives: int = 1
     loss: str = "bpr"
+    shared_negatives: int = 0
 
     def validate(self, path: str = "training") -> None:
         _check(_is_num(self.lr) and self.lr > 0, f"{path}.lr", self.lr, "a number > 0")
@@ -135,6 +141,8 @@ class TrainingSpec:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "an integer >= 1")
         _check(_is_int(self.num_negatives) and self.num_negatives >= 1, f"{path}.num_negatives",
                self.num_negatives, "an integer >= 1")
+        _check(_is_int(self.shared_negatives) and self.shared_negatives >= 0, f"{path}.shared_negatives",
+               self.shared_negatives, "an integer >= 0")
         from gnnnas.training.losses import LOSSES  # the registry decides which losses exist
         _check(self.loss in LOSSES, f"{path}.loss", self.loss, f"one of {', '.join(LOSSES)}")
 
@@ -275,4 +283,5 @@ class ArchSpec:
         graph = self.graph + (f" k={self.item_k}" if self.graph in ITEM_GRAPHS else "")
         return (f"dim {self.embedding_dim} | {stack} | skip {self.skip} | combine {self.combination} | "
                 f"{self.scoring} | edge drop {self.edge_dropout:g} | {features} features | {graph} graph | "
-                f"{t.loss} lr {t.lr:g} l2 {t.l2:g} batch {t.batch_size} neg {t.num_negatives}")
+                f"{t.loss} lr {t.lr:g} l2 {t.l2:g} batch {t.batch_size} neg {t.num_negatives}"
+                + (f"+{t.shared_negatives} shared" if t.shared_negatives else ""))

@@ -111,7 +111,9 @@ def architecture_figure(spec: dict, title: str) -> go.Figure:
     if not n:
         legend.append("no message passing: matrix factorisation")
     knobs = (f"training: lr {training.get('lr', 0):.2g}, L2 {training.get('l2', 0):.2g}, batch "
-             f"{training.get('batch_size')}, {training.get('num_negatives')} negative(s) per positive")
+             f"{training.get('batch_size')}, {training.get('loss', 'bpr')} loss, {training.get('num_negatives')} "
+             "negative(s) per positive" + (f" + {training['shared_negatives']} shared per batch"
+                                           if training.get("shared_negatives") else ""))
     fig.add_annotation(text="   ".join([*legend, knobs]), xref="paper", yref="paper", x=0, y=0, yshift=-28,
                        showarrow=False, xanchor="left", font=dict(size=12, color="#444"))
     right = centers[-1] + BOX_W / 2

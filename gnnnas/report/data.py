@@ -59,6 +59,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("l2", "L2", kind="log"),
     Dimension("batch_size", "batch size"),
     Dimension("num_negatives", "negatives per positive"),
+    Dimension("loss", "loss"),
+    Dimension("shared_negatives", "shared negatives per batch"),
 )
 DIMENSION_BY_KEY = {d.key: d for d in DIMENSIONS}
 
@@ -110,6 +112,8 @@ def design_values(spec: dict | None) -> dict[str, Any]:
         "l2": training.get("l2"),
         "batch_size": training.get("batch_size"),
         "num_negatives": training.get("num_negatives"),
+        "loss": training.get("loss", "bpr"),
+        "shared_negatives": training.get("shared_negatives", 0),
     }
 
 

@@ -32,14 +32,14 @@ from gnnnas.search.initial import proposed_by
 from gnnnas.search.objectives import COST_ATTRS, Constraints, is_feasible, penalty
 
 DIM_COLUMNS = ("layers", "aggregators", "dim", "hidden", "heads", "skip", "combination", "scoring", "features",
-               "graph", "lr", "l2")
+               "graph", "loss", "lr", "l2")
 _ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.RUNNING: 2, TrialState.WAITING: 2,
           TrialState.FAIL: 3}
 #: Columns of the printed table (the CSV has them all).
 SHOWN = ("rank", "trial", "status", "val", "test", "layers", "aggregators", "dim", "hidden", "skip", "combination",
-         "features", "graph", "lr", "l2", "params", "epochs", "seconds", "note")
+         "features", "graph", "loss", "lr", "l2", "params", "epochs", "seconds", "note")
 #: Shown columns left out of the printed table when every trial has this value (a study without text features).
-_QUIET_DEFAULTS = {"features": "id", "graph": "user-item"}
+_QUIET_DEFAULTS = {"features": "id", "graph": "user-item", "loss": "bpr"}
 
 
 def study_metric(study: optuna.Study) -> str:
@@ -64,6 +64,8 @@ def _dims(spec: dict | None) -> dict:
         "features": spec.get("features", "id"),
         "graph": spec.get("graph", "user-item") + (f" k={spec.get('item_k')}" if spec.get("graph", "user-item")
                                                    != "user-item" else ""),
+        "loss": training.get("loss", "bpr") + (f" +{training['shared_negatives']} shared"
+                                               if training.get("shared_negatives") else ""),
         "lr": training.get("lr"),
         "l2": training.get("l2"),
     }
@@ -231,7 +233,7 @@ def _cell(value, column: str) -> str:
 
 def shown_columns(df: pd.DataFrame) -> list[str]:
     """:data:`SHOWN`, plus Pareto rank and every cost of a multi-objective leaderboard, and feasibility
-    when some trial is over a cost limit; features and graph only when some trial is not at their default."""
+    when some trial is over a cost limit; features, graph and loss only when some trial is not at their default."""
     shown = [c for c in SHOWN if not (c in _QUIET_DEFAULTS and set(df[c].dropna()) <= {_QUIET_DEFAULTS[c]})]
     multi = "pareto_rank" in df.columns
     if multi:

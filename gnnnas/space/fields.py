@@ -169,6 +169,7 @@ _FIELD_LIST = (
     Field("batch_size", "training", Integer(1), _TRAIN.batch_size),
     Field("num_negatives", "training", Integer(1), _TRAIN.num_negatives),
     Field("loss", "training", OneOf(_losses), _TRAIN.loss),
+    Field("shared_negatives", "training", Integer(0), _TRAIN.shared_negatives),
 )
 
 #: name -> field, in canonical order (the order parameters are suggested in when conditions allow).

@@ -20,6 +20,7 @@ class TrainConfig:
     lr: float = 1e-3
     l2: float = 1e-4
     num_negatives: int = 1
+    shared_negatives: int = 0  # drawn once per mini-batch, scored against all its users
     loss: str = "bpr"
     eval_every: int = 1
     patience: int = 10
@@ -33,7 +34,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = {
             "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-            "l2": self.l2 >= 0, "num_negatives": self.num_negatives >= 1, "eval_every": self.eval_every >= 1,
+            "l2": self.l2 >= 0, "num_negatives": self.num_negatives >= 1,
+            "shared_negatives": self.shared_negatives >= 0, "eval_every": self.eval_every >= 1,
             "patience": self.patience >= 1, "eval_batch_size": self.eval_batch_size >= 1,
             "edge_dropout": 0 <= self.edge_dropout < 1, "ks": len(self.ks) > 0 and min(self.ks) >= 1,
         }

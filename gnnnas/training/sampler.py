@@ -64,6 +64,15 @@ class NegativeSampler:
                 neg[j] = self._rng.choice(free)
         return neg.reshape(-1, k)
 
+    def shared(self, batches: int, size: int) -> np.ndarray:
+        """``batches x size`` items drawn uniformly (with replacement) for batch-shared negatives.
+
+        Not checked against any user's positives: one draw serves a whole batch.
+        The trainer masks the one collision that matters, a negative equal to
+        the pair's own positive (an "accidental hit").
+        """
+        return self._draw(batches * size).reshape(batches, size)
+
     def epoch(self, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(users, positive items, negatives ``n x k``) for one epoch, shuffled."""
         order = self._rng.permutation(self.users.size)

@@ -1,7 +1,7 @@
 """The training loop every candidate architecture goes through.
 
-Per epoch: every training pair once with uniformly sampled negatives; every
-mini-batch propagates through the model (full graph), scores the batch and
+Per epoch: every training pair once with uniformly sampled negatives (its
+own, plus any the mini-batch shares among its users); every mini-batch propagates through the model (full graph), scores the batch and
 steps Adam on the loss plus LightGCN's L2 term on the batch's layer-0
 embeddings. Every ``eval_every`` epochs the validation split is ranked in
 full; the best epoch's weights are kept and restored at the end (early
@@ -166,6 +166,10 @@ class Trainer:
         users_t = torch.from_numpy(users).to(self.device)
         pos_t = torch.from_numpy(pos).to(self.device)
         neg_t = torch.from_numpy(neg).to(self.device)
+        shared_t = None
+        if cfg.shared_negatives:
+            batches = -(-users.size // cfg.batch_size)
+            shared_t = torch.from_numpy(self.sampler.shared(batches, cfg.shared_negatives)).to(self.device)
         tables = model.embedding_tables()
         total, n = torch.zeros((), device=self.device), 0
         self._epoch_steps = 0
@@ -185,19 +189,27 @@ class Trainer:
             u = users_t[start:start + cfg.batch_size]
             p = pos_t[start:start + cfg.batch_size]
             q = neg_t[start:start + cfg.batch_size]
+            s = shared_t[start // cfg.batch_size] if shared_t is not None else None
             if cfg.edge_dropout > 0 and self.graph is not None:
                 model.set_graph(dropout_edges(self.graph, cfg.edge_dropout, self._dropout_rng))
             # The model computes each distinct user and item once (models with a fused propagation
             # then skip the rows outside the batch); index_select, not indexing, spreads them back:
             # its backward is index_add_, about 3x faster on CPU than advanced indexing's index_put_.
-            items = torch.cat([p, q.reshape(-1)])
+            items = torch.cat([p, q.reshape(-1)] + ([s] if s is not None else []))
             batch_users, user_slot = torch.unique(u, return_inverse=True)
             batch_items, item_slot = torch.unique(items, return_inverse=True)
             bu, bi = model.batch_embeddings(batch_users, batch_items)
             eu = bu.index_select(0, user_slot)
             ei = bi.index_select(0, item_slot)
             pos_scores = model.score_embeddings(eu, ei[: u.numel()])
-            neg_scores = model.score_embeddings(eu.unsqueeze(1), ei[u.numel():].view(u.numel(), q.size(1), -1))
+            n_pair = u.numel() * (1 + q.size(1))
+            neg_scores = model.score_embeddings(eu.unsqueeze(1), ei[u.numel():n_pair].view(u.numel(), q.size(1), -1))
+            if s is not None:
+                # scores are dot products of scoring-ready rows (see models.scoring), so a batch's
+                # shared negatives are one matrix product; a shared item equal to the pair's own
+                # positive is no negative (an accidental hit) and drops out at -inf
+                shared_scores = (eu @ ei[n_pair:].T).masked_fill(s.unsqueeze(0) == p.unsqueeze(1), -math.inf)
+                neg_scores = torch.cat([neg_scores, shared_scores], dim=1)
             loss = self.loss_fn(pos_scores, neg_scores)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
