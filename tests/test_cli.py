@@ -43,6 +43,17 @@ def test_train_json_and_outputs(capsys, tiny_csv, tmp_path):
     assert json.loads((out_dir / "metrics.json").read_text())["best_epoch"] == summary["best_epoch"]
 
 
+def test_train_with_sampled_softmax_and_shared_negatives(capsys, tiny_csv, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--data", str(tiny_csv), "--epochs", "2", "--dim", "16", "--batch-size",
+                         "128", "--loss", "softmax", "--shared-negatives", "16", "--json", "--out", str(out_dir))
+    assert code == 0, err
+    spec = json.loads((out_dir / "model" / "spec.json").read_text())
+    assert spec["training"]["loss"] == "softmax" and spec["training"]["shared_negatives"] == 16
+    history = (out_dir / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and json.loads(out.strip().splitlines()[-1])["test"]["ndcg@20"] > 0
+
+
 def test_train_popularity_baseline(capsys, tiny_csv):
     code, out, _ = run(capsys, "train", "--arch", "popularity", "--data", str(tiny_csv), "--json")
     assert code == 0
@@ -130,6 +141,8 @@ def test_bad_arch_json_gives_one_line(capsys, tmp_path, content, fragments):
     (["train", "--arch", "missing.json"], ["missing.json", "no such file"]),
     (["train", "--arch", "popularity", "--layers", "2"], ["popularity", "layers"]),
     (["train", "--layers", "-1"], ["--layers", "-1"]),
+    (["train", "--loss", "hinge"], ["training.loss", "hinge", "bpr", "softmax"]),
+    (["train", "--shared-negatives", "-1"], ["training.shared_negatives", "-1", ">= 0"]),
 ])
 def test_bad_arch_arguments(capsys, argv, fragments):
     code, _, err = run(capsys, *argv)

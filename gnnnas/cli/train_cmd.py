@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--l2", type=float, default=None,
                    help="L2 weight on the batch's layer-0 embeddings (default: the architecture's)")
     g.add_argument("--negatives", type=positive_int, default=None, help="negatives per positive (default: the architecture's)")
+    g.add_argument("--loss", default=None, help="ranking loss: bpr or softmax (default: the architecture's)")
+    g.add_argument("--shared-negatives", type=int, default=None, metavar="N",
+                   help="negatives drawn once per batch and shared by its users (default: the architecture's)")
     g.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="epochs between validations")
     g.add_argument("--patience", type=positive_int, default=d.patience,
                    help="validations without improvement before stopping")
@@ -87,7 +90,7 @@ def _architecture(args: argparse.Namespace):
         raise GnnnasError(f"--layers {args.layers}: expected an integer >= 0")
     overrides = dict(layers=args.layers, dim=args.dim, lr=args.lr, l2=args.l2, batch_size=args.batch_size,
                      negatives=args.negatives, edge_dropout=args.edge_dropout, features=args.features,
-                     graph=args.graph, item_k=args.item_k)
+                     graph=args.graph, item_k=args.item_k, loss=args.loss, shared_negatives=args.shared_negatives)
     if isinstance(arch, str):
         given = [k for k, v in overrides.items() if v is not None]
         if given:

@@ -57,7 +57,7 @@ def build_model(arch: Architecture, graph: BipartiteGraph, seed: int = 0,
 def override(spec: ArchSpec, *, layers: int | None = None, dim: int | None = None, lr: float | None = None,
              l2: float | None = None, batch_size: int | None = None, negatives: int | None = None,
              edge_dropout: float | None = None, features: str | None = None, graph: str | None = None,
-             item_k: int | None = None) -> ArchSpec:
+             item_k: int | None = None, loss: str | None = None, shared_negatives: int | None = None) -> ArchSpec:
     """``spec`` with command-line overrides; ``layers`` repeats the spec's last layer (LightGCN when it has none)."""
     data = spec.to_dict()
     if layers is not None:
@@ -69,7 +69,8 @@ def override(spec: ArchSpec, *, layers: int | None = None, dim: int | None = Non
     for key, value in (("edge_dropout", edge_dropout), ("features", features), ("graph", graph), ("item_k", item_k)):
         if value is not None:
             data[key] = value
-    for key, value in (("lr", lr), ("l2", l2), ("batch_size", batch_size), ("num_negatives", negatives)):
+    for key, value in (("lr", lr), ("l2", l2), ("batch_size", batch_size), ("num_negatives", negatives),
+                       ("loss", loss), ("shared_negatives", shared_negatives)):
         if value is not None:
             data["training"][key] = value
     return ArchSpec.from_dict(data)
