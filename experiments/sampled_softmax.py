@@ -3,11 +3,11 @@
 The default space searches the loss (``training.loss``: ``bpr`` or ``softmax``)
 and the negatives a mini-batch shares (``training.shared_negatives``). This
 trains the dataset's LightGCN-space winner (one LightGCN layer, 128 wide) once
-with its own training (BPR, one negative per pair, its lr and L2) and then
-with sampled softmax over one negative per pair plus N shared ones, for each
-N of ``--shared`` and each scoring of ``--scorings`` (lr ``--lr``, L2
-``--l2``: cosine scores ignore the embeddings' norm, so L2 barely matters
-there). Early stopping on validation NDCG@20; it reports the value at the
+with its own training (BPR, one negative per pair, its lr and L2; with
+``--bpr-shared`` also with N shared negatives more) and then with sampled
+softmax over one negative per pair plus N shared ones, for each N of
+``--shared`` and each scoring of ``--scorings`` (lr ``--lr``, L2 ``--l2``:
+cosine scores ignore the embeddings' norm, so L2 barely matters there). Early stopping on validation NDCG@20; it reports the value at the
 ``--mark`` seconds a search candidate gets (training plus evaluation time),
 the converged validation and test NDCG@20 and seconds per epoch. Same data,
 split and training seed as the searches (``DataOptions(seed=0)``, seed 0).
@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--shared", default="256,1024", help="shared negatives per batch for sampled softmax")
     parser.add_argument("--scorings", default="cosine,dot")
+    parser.add_argument("--bpr-shared", action="store_true",
+                        help="also train BPR (the winner's lr and L2) with each count of shared negatives")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--l2", type=float, default=1e-5)
     parser.add_argument("--epochs", type=int, default=100)
@@ -66,8 +68,9 @@ def main() -> None:
         source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
         ds = load_dataset(source, DataOptions(seed=0))
         base = lightgcn(1, args.dim, "dot", lr, l2)
-        runs = [("bpr", "dot", 0, lr, l2)] + [("softmax", scoring, int(n), args.lr, args.l2)
-                                              for scoring in args.scorings.split(",") for n in args.shared.split(",")]
+        shared = [int(n) for n in args.shared.split(",")]
+        runs = [("bpr", "dot", n, lr, l2) for n in [0] + (shared if args.bpr_shared else [])]
+        runs += [("softmax", scoring, n, args.lr, args.l2) for scoring in args.scorings.split(",") for n in shared]
         print(f"### {data} (1-layer LightGCN, dim {args.dim}, batch 2048, 1 negative per pair)\n")
         print(f"| loss | scoring | shared negatives | lr | L2 | val at {args.mark:g} s (epoch) | best epoch of run | "
               "s/epoch | val NDCG@20 | test NDCG@20 |")

@@ -71,19 +71,22 @@ def test_fixed_params_are_what_the_sub_space_fixes_at_every_depth(broad, tmp_pat
                      "layer1.aggregator": "lightgcn"}
 
 
-def test_the_default_space_warms_up_in_lightgcn_with_its_knobs_left_free():
+def test_the_default_space_warms_up_in_lightgcn_loss_with_its_knobs_left_free():
     default = load_space("default")
-    assert default.search.warm_up is not None and default.search.warm_up.space == "lightgcn"
+    assert default.search.warm_up is not None and default.search.warm_up.space == "lightgcn-loss"
     plan = resolve_warm_up(None, default, tpe(default))
-    assert plan.space == "lightgcn" and plan.share == default.search.warm_up.share
-    # LightGCN's searched knobs stay free; everything LightGCN fixes is fixed, for all 4 layers
-    assert not {"num_layers", "embedding_dim", "training.lr", "training.l2"} & set(plan.params)
+    assert plan.space == "lightgcn-loss" and plan.share == default.search.warm_up.share
+    # the sub-space's searched knobs stay free; everything it fixes is fixed, for all 4 layers
+    assert not {"num_layers", "embedding_dim", "training.lr", "training.l2", "scoring", "training.loss",
+                "training.shared_negatives"} & set(plan.params)
     assert all(plan.params[f"layer{i}.aggregator"] == "lightgcn" for i in range(4))
-    assert plan.params["scoring"] == "dot" and plan.params["norm"] == "none"
+    assert plan.params["norm"] == "none" and plan.params["skip"] == "none"
     assert plan.params["training.num_negatives"] == 1 and plan.params["combination"] == "mean"
-    # every layer count of the LightGCN space, with any free values, is then a point of the default space
-    lightgcn = load_space("lightgcn")
-    for spec in lightgcn.sample_random(20, seed=1):
+    # every point of the sub-space, with any free values, is then a point of the default space
+    sub = load_space("lightgcn-loss")
+    samples = sub.sample_random(40, seed=1)
+    assert {s.training.loss for s in samples} == {"bpr", "softmax"} and {s.scoring for s in samples} == {"dot", "cosine"}
+    for spec in samples:
         params = default.params_of(spec)
         assert {k: params[k] for k in plan.params if k in params} == {k: v for k, v in plan.params.items()
                                                                         if k in params}

@@ -19,7 +19,7 @@ from gnnnas.space import (
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-BUNDLED = ("attention", "default", "lightgcn", "presets", "tiny")
+BUNDLED = ("attention", "default", "lightgcn", "lightgcn-loss", "presets", "tiny")
 
 
 def space_from(text: str):
@@ -287,7 +287,7 @@ def test_load_space_by_path_and_unknown_name(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text((BUNDLED_DIR / "tiny.yaml").read_text())
     assert load_space(path).path == path and load_space(str(path)).count() == load_space("tiny").count()
-    with pytest.raises(SpaceError, match="unknown search space 'nope'.*attention, default, lightgcn, presets, text, tiny"):
+    with pytest.raises(SpaceError, match="unknown search space 'nope'.*attention, default, lightgcn, lightgcn-loss, presets, text, tiny"):
         load_space("nope")
 
 

@@ -14,7 +14,7 @@ from cli_helpers import run
 def test_spaces_lists_bundled_with_description_and_count(capsys):
     code, out, _ = run(capsys, "spaces")
     assert code == 0
-    for name in ("attention", "default", "lightgcn", "presets", "tiny"):
+    for name in ("attention", "default", "lightgcn", "lightgcn-loss", "presets", "tiny"):
         space = load_space(name)
         line = next(l for l in out.splitlines() if l.startswith(name + " "))
         assert space.description in line and f"{space.count():,}" in line
