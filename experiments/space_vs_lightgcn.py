@@ -19,7 +19,8 @@ evaluations each). Each space starts from its own initial design, as
 ``gnnnas search`` does (``search.initial``: the default space trains the
 LightGCN and MF presets first, the LightGCN space the paper's LightGCN
 configuration) and its warm-up (``search.warm_up``: the default space spends
-the first 40% of its budget in the LightGCN sub-space, commit 6b9ab3a);
+the first 40% of its budget in the ``lightgcn-loss`` sub-space, LightGCN's
+knobs plus scoring, loss and shared negatives, commit b74e994);
 ``--initial none`` starts both from nothing. The winner is the best COMPLETE trial on validation
 NDCG@20, as ``best/`` exports it (``best_complete``: pruned, timed-out and
 failed trials never win); its test metrics were ranked once after its

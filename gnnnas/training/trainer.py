@@ -1,11 +1,12 @@
 """The training loop every candidate architecture goes through.
 
 Per epoch: every training pair once with uniformly sampled negatives (its
-own, plus any the mini-batch shares among its users); every mini-batch propagates through the model (full graph), scores the batch and
-steps Adam on the loss plus LightGCN's L2 term on the batch's layer-0
-embeddings. Every ``eval_every`` epochs the validation split is ranked in
-full; the best epoch's weights are kept and restored at the end (early
-stopping with ``patience`` evaluations). The test split is never read here.
+own, plus any the mini-batch shares among its users); every mini-batch
+propagates through the model (full graph), scores the batch and steps Adam
+on the loss plus LightGCN's L2 term on the batch's layer-0 embeddings.
+Every ``eval_every`` epochs the validation split is ranked in full; the best
+epoch's weights are kept and restored at the end (early stopping with
+``patience`` evaluations). The test split is never read here.
 """
 
 from __future__ import annotations
