@@ -21,18 +21,15 @@ experiments/out/sampled_softmax.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
-from scoring_ceiling import TRAINING, at_mark, lightgcn  # noqa: E402
+from scoring_ceiling import TRAINING, cells, lightgcn, measure  # noqa: E402
 
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.models.spec import ArchSpec  # noqa: E402
-from gnnnas.pipeline import train_and_evaluate  # noqa: E402
 from gnnnas.training import TrainConfig  # noqa: E402
 
 RESULTS = OUT / "sampled_softmax.jsonl"
@@ -60,9 +57,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement")
     parser.add_argument("--mark", type=float, default=20.0, help="seconds a search candidate gets")
     args = parser.parse_args()
-    host, commit = machine(), git_commit()
     metric = "ndcg@20"
-    print(f"Machine: {host}; commit {commit}\n")
+    print(f"Machine: {machine()}; commit {git_commit()}\n")
     for data in args.datasets.split(","):
         lr, l2 = TRAINING[data]
         source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
@@ -79,20 +75,9 @@ def main() -> None:
             spec = variant(base, loss, scoring, shared, run_lr, run_l2)
             config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience, seed=0,
                                  progress=False)
-            started = time.perf_counter()
-            report = train_and_evaluate(ds, spec, config)
-            res = report.result
-            early, early_epoch = at_mark(res.history, res.epoch_seconds, res.eval_seconds, args.mark, f"val_{metric}")
-            row = {"dataset": data, "loss": loss, "scoring": scoring, "shared_negatives": shared, "dim": args.dim,
-                   "lr": run_lr, "l2": run_l2, "mark": args.mark, "val_at_mark": early, "epoch_at_mark": early_epoch,
-                   "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "stopped": res.stopped,
-                   "epoch_seconds": res.median_epoch_seconds, "seconds": time.perf_counter() - started,
-                   "val": report.val, "test": report.test, "machine": host, "commit": commit}
-            with RESULTS.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"| {loss} | {scoring} | {shared} | {run_lr:g} | {run_l2:g} | {early:.4f} ({early_epoch}) | "
-                  f"{res.best_epoch} of {res.epochs_run} ({res.stopped}) | {res.median_epoch_seconds:.2f} | "
-                  f"{report.val[metric]:.4f} | {report.test[metric]:.4f} |", flush=True)
+            row = measure(ds, spec, config, args.mark, metric, RESULTS, dataset=data, loss=loss, scoring=scoring,
+                          shared_negatives=shared, dim=args.dim, lr=run_lr, l2=run_l2)
+            print(f"| {loss} | {scoring} | {shared} | {run_lr:g} | {run_l2:g} | {cells(row, metric)} |", flush=True)
         print()
 
 

@@ -60,6 +60,32 @@ def at_mark(history: list[dict], epoch_seconds: list[float], eval_seconds: list[
     return best, best_epoch
 
 
+def measure(ds, spec: ArchSpec, config: TrainConfig, mark: float, metric: str, results: Path,
+            **fields) -> dict:
+    """Train ``spec`` with early stopping, append its JSON line (``fields`` first) to ``results``, return it.
+
+    The line holds the best validation value within ``mark`` seconds (``val_at_mark``), where training
+    stopped, seconds per epoch and the converged validation and test metrics.
+    """
+    started = time.perf_counter()
+    report = train_and_evaluate(ds, spec, config)
+    res = report.result
+    early, early_epoch = at_mark(res.history, res.epoch_seconds, res.eval_seconds, mark, f"val_{metric}")
+    row = {**fields, "mark": mark, "val_at_mark": early, "epoch_at_mark": early_epoch, "best_epoch": res.best_epoch,
+           "epochs_run": res.epochs_run, "stopped": res.stopped, "epoch_seconds": res.median_epoch_seconds,
+           "seconds": time.perf_counter() - started, "val": report.val, "test": report.test,
+           "machine": machine(), "commit": git_commit()}
+    with results.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    return row
+
+
+def cells(row: dict, metric: str) -> str:
+    """The measured columns of a table row: value at the mark, best epoch, s/epoch, val and test."""
+    return (f"{row['val_at_mark']:.4f} ({row['epoch_at_mark']}) | {row['best_epoch']} of {row['epochs_run']} "
+            f"({row['stopped']}) | {row['epoch_seconds']:.2f} | {row['val'][metric]:.4f} | {row['test'][metric]:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="online-retail,gowalla-6000")
@@ -71,9 +97,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement")
     parser.add_argument("--mark", type=float, default=20.0, help="seconds a search candidate gets")
     args = parser.parse_args()
-    host, commit = machine(), git_commit()
     metric = "ndcg@20"
-    print(f"Machine: {host}; commit {commit}\n")
+    print(f"Machine: {machine()}; commit {git_commit()}\n")
     for data in args.datasets.split(","):
         lr, l2 = TRAINING[data]
         source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
@@ -87,21 +112,9 @@ def main() -> None:
                 spec = lightgcn(args.layers, dim, scoring, lr, l2)
                 config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience, seed=0,
                                      progress=False)
-                started = time.perf_counter()
-                report = train_and_evaluate(ds, spec, config)
-                res = report.result
-                early, early_epoch = at_mark(res.history, res.epoch_seconds, res.eval_seconds, args.mark,
-                                             f"val_{metric}")
-                row = {"dataset": data, "scoring": scoring, "dim": dim, "layers": args.layers, "lr": lr, "l2": l2,
-                       "mark": args.mark, "val_at_mark": early, "epoch_at_mark": early_epoch,
-                       "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "stopped": res.stopped,
-                       "epoch_seconds": res.median_epoch_seconds, "seconds": time.perf_counter() - started,
-                       "val": report.val, "test": report.test, "machine": host, "commit": commit}
-                with RESULTS.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
-                print(f"| {scoring} | {dim} | {early:.4f} ({early_epoch}) | {res.best_epoch} of {res.epochs_run} "
-                      f"({res.stopped}) | {res.median_epoch_seconds:.2f} | {report.val[metric]:.4f} | "
-                      f"{report.test[metric]:.4f} |", flush=True)
+                row = measure(ds, spec, config, args.mark, metric, RESULTS, dataset=data, scoring=scoring, dim=dim,
+                              layers=args.layers, lr=lr, l2=l2)
+                print(f"| {scoring} | {dim} | {cells(row, metric)} |", flush=True)
         print()
 
 
