@@ -25,12 +25,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
-from scoring_ceiling import TRAINING, cells, lightgcn, measure  # noqa: E402
+from common import OUT  # noqa: E402
+from scoring_ceiling import (  # noqa: E402
+    TRAINING, add_run_options, cells, facts, lightgcn, load, measure, run_config,
+)
 
-from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.models.spec import ArchSpec  # noqa: E402
-from gnnnas.training import TrainConfig  # noqa: E402
 
 RESULTS = OUT / "sampled_softmax.jsonl"
 
@@ -52,17 +52,13 @@ def main() -> None:
                         help="also train BPR (the winner's lr and L2) with each count of shared negatives")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--l2", type=float, default=1e-5)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--eval-every", type=int, default=2)
-    parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement")
-    parser.add_argument("--mark", type=float, default=20.0, help="seconds a search candidate gets")
+    add_run_options(parser, epochs=100)
     args = parser.parse_args()
     metric = "ndcg@20"
-    print(f"Machine: {machine()}; commit {git_commit()}\n")
+    print(f"Machine: {facts()[0]}; commit {facts()[1]}\n")
     for data in args.datasets.split(","):
         lr, l2 = TRAINING[data]
-        source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
-        ds = load_dataset(source, DataOptions(seed=0))
+        ds = load(data)
         base = lightgcn(1, args.dim, "dot", lr, l2)
         shared = [int(n) for n in args.shared.split(",")]
         runs = [("bpr", "dot", n, lr, l2) for n in [0] + (shared if args.bpr_shared else [])]
@@ -73,9 +69,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|---|")
         for loss, scoring, shared, run_lr, run_l2 in runs:
             spec = variant(base, loss, scoring, shared, run_lr, run_l2)
-            config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience, seed=0,
-                                 progress=False)
-            row = measure(ds, spec, config, args.mark, metric, RESULTS, dataset=data, loss=loss, scoring=scoring,
+            row = measure(ds, spec, run_config(args), args.mark, metric, RESULTS, dataset=data, loss=loss, scoring=scoring,
                           shared_negatives=shared, dim=args.dim, lr=run_lr, l2=run_l2)
             print(f"| {loss} | {scoring} | {shared} | {run_lr:g} | {run_l2:g} | {cells(row, metric)} |", flush=True)
         print()

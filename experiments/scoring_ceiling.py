@@ -19,6 +19,7 @@ experiments/out/scoring_ceiling.jsonl.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -60,6 +61,29 @@ def at_mark(history: list[dict], epoch_seconds: list[float], eval_seconds: list[
     return best, best_epoch
 
 
+def add_run_options(parser: argparse.ArgumentParser, epochs: int) -> None:
+    """How each model is trained and judged: epochs, evaluation interval, patience, the search's mark."""
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--eval-every", type=int, default=2)
+    parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement")
+    parser.add_argument("--mark", type=float, default=20.0, help="seconds a search candidate gets")
+
+
+def run_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience, seed=0, progress=False)
+
+
+def load(data: str):
+    """A dataset by benchmark name (``online-retail``, ``gowalla-6000``), split as the searches split it."""
+    source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
+    return load_dataset(source, DataOptions(seed=0))
+
+
+@functools.lru_cache(maxsize=1)
+def facts() -> tuple[str, str]:
+    return machine(), git_commit()
+
+
 def measure(ds, spec: ArchSpec, config: TrainConfig, mark: float, metric: str, results: Path,
             **fields) -> dict:
     """Train ``spec`` with early stopping, append its JSON line (``fields`` first) to ``results``, return it.
@@ -74,7 +98,7 @@ def measure(ds, spec: ArchSpec, config: TrainConfig, mark: float, metric: str, r
     row = {**fields, "mark": mark, "val_at_mark": early, "epoch_at_mark": early_epoch, "best_epoch": res.best_epoch,
            "epochs_run": res.epochs_run, "stopped": res.stopped, "epoch_seconds": res.median_epoch_seconds,
            "seconds": time.perf_counter() - started, "val": report.val, "test": report.test,
-           "machine": machine(), "commit": git_commit()}
+           "machine": facts()[0], "commit": facts()[1]}
     with results.open("a") as f:
         f.write(json.dumps(row) + "\n")
     return row
@@ -92,17 +116,13 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--dims", default="64,128")
     parser.add_argument("--scorings", default="dot,cosine")
-    parser.add_argument("--epochs", type=int, default=80)
-    parser.add_argument("--eval-every", type=int, default=2)
-    parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement")
-    parser.add_argument("--mark", type=float, default=20.0, help="seconds a search candidate gets")
+    add_run_options(parser, epochs=80)
     args = parser.parse_args()
     metric = "ndcg@20"
-    print(f"Machine: {machine()}; commit {git_commit()}\n")
+    print(f"Machine: {facts()[0]}; commit {facts()[1]}\n")
     for data in args.datasets.split(","):
         lr, l2 = TRAINING[data]
-        source = str(gowalla_subset(int(data.split("-")[1]))) if data.startswith("gowalla-") else data
-        ds = load_dataset(source, DataOptions(seed=0))
+        ds = load(data)
         print(f"### {data} ({args.layers}-layer LightGCN, lr {lr:g}, L2 {l2:g}, batch 2048, 1 negative)\n")
         print(f"| scoring | dim | val at {args.mark:g} s (epoch) | converged: best epoch of run | s/epoch | "
               "val NDCG@20 | test NDCG@20 |")
@@ -110,9 +130,7 @@ def main() -> None:
         for dim in (int(d) for d in args.dims.split(",")):
             for scoring in args.scorings.split(","):
                 spec = lightgcn(args.layers, dim, scoring, lr, l2)
-                config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, patience=args.patience, seed=0,
-                                     progress=False)
-                row = measure(ds, spec, config, args.mark, metric, RESULTS, dataset=data, scoring=scoring, dim=dim,
+                row = measure(ds, spec, run_config(args), args.mark, metric, RESULTS, dataset=data, scoring=scoring, dim=dim,
                               layers=args.layers, lr=lr, l2=l2)
                 print(f"| {scoring} | {dim} | {cells(row, metric)} |", flush=True)
         print()
