@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -47,6 +49,16 @@ def test_space_sample_prints_specs(capsys):
     assert code == 0 and len(specs) == 4
     assert [s.key() for s in specs] == [s.key() for s in load_space("tiny").sample_random(4, 3)]
     assert json.loads(out.splitlines()[0])["embedding_dim"] in (16, 32)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # `gnnnas space show default | head -1`: the pipe's reader is gone before the output is written
+    proc = subprocess.Popen([sys.executable, "-m", "gnnnas", "space", "show", "default"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""
 
 
 # --- malformed files ------------------------------------------------------------

@@ -4,12 +4,14 @@ Each sub-command lives in its own module exposing ``register(subparsers)``.
 User errors (:class:`~gnnnas.errors.GnnnasError`) print one line on stderr and
 exit with status 2; Ctrl-C exits with 130. The console script and ``python -m
 gnnnas`` enter through :func:`run`, which also bounds how long cleanup after
-Ctrl-C may take (:mod:`gnnnas.cli.interrupt`).
+Ctrl-C may take (:mod:`gnnnas.cli.interrupt`) and exits quietly when the
+reader of its output goes away (``gnnnas space show default | head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from gnnnas.cli import (compress_cmd, data_cmd, interrupt, recommend_cmd, report_cmd, search_cmd, space_cmd,
@@ -45,7 +47,16 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> int:
     """The process entry point (console script, ``python -m gnnnas``): :func:`main` with Ctrl-C bounded."""
     interrupt.install()
-    return main()
+    try:
+        status = main()
+        sys.stdout.flush()  # a closed pipe shows up here when the output fitted in the buffer
+        return status
+    except BrokenPipeError:
+        # The reader (``head``, a pager) has what it wanted: no traceback, and nothing more may be
+        # written to stdout, not even by the interpreter's flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # what a shell reports for a process that SIGPIPE ended
 
 
 if __name__ == "__main__":  # pragma: no cover
