@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -49,3 +50,46 @@ def test_not_installed_where_ctrl_c_is_ignored():
                          capture_output=True, text=True, timeout=60,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --- Ctrl-C during a storage call ----------------------------------------------------------------
+@pytest.fixture
+def storage(tmp_path):
+    import optuna
+    from sqlalchemy import event
+
+    from gnnnas.search.storage import open_storage
+    store = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=store, study_name="s")
+    trial_id = study.ask()._trial_id
+    presses: list[int] = []
+
+    def ctrl_c_mid_statement(*_):  # the user presses Ctrl-C while SQLite writes (once per press asked)
+        while presses:
+            presses.pop()
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python runs the SIGINT handler here
+
+    event.listen(store.engine, "before_cursor_execute", ctrl_c_mid_statement)
+    yield store, trial_id, presses
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_ctrl_c_during_a_storage_call_takes_effect_when_the_call_returns(storage):
+    store, trial_id, presses = storage
+    presses.append(1)
+    with pytest.raises(KeyboardInterrupt):
+        store.set_trial_user_attr(trial_id, "error", "interrupted")
+    assert store.get_trial(trial_id).user_attrs == {"error": "interrupted"}  # written, committed, lock released
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    store.set_trial_user_attr(trial_id, "after", 1)  # the next call does not wait on anything
+    assert store.get_trial(trial_id).user_attrs["after"] == 1
+
+
+def test_a_second_ctrl_c_interrupts_the_storage_call_at_once(storage):
+    store, trial_id, presses = storage
+    presses.extend([1, 2])
+    with pytest.raises(KeyboardInterrupt):
+        store.set_trial_user_attr(trial_id, "error", "interrupted")
+    assert "error" not in store.get_trial(trial_id).user_attrs
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -3,7 +3,8 @@
 * ``sqlite:///PATH`` (the default, ``<out>/study.db``): an RDB storage with a
   60 s busy timeout, every storage call retried with backoff while SQLite says
   "database is locked", and heartbeats so the trials of a killed worker become
-  FAIL instead of RUNNING forever. Good for a few local workers.
+  FAIL instead of RUNNING forever. Good for a few local workers. Ctrl-C during
+  a storage call takes effect when the call returns (:func:`shielded`).
 * ``postgresql+psycopg://...`` (or any SQLAlchemy URL): the same, for workers
   on several machines.
 * ``journal:PATH``: Optuna's append-only journal file
@@ -19,6 +20,8 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -109,8 +112,47 @@ def retry_locked(fn, *args, **kwargs):
     raise AssertionError("unreachable")
 
 
+class _Deferral:
+    """SIGINT handler while a storage call runs: remember the first Ctrl-C, act on a second at once."""
+
+    def __init__(self, previous) -> None:
+        self.previous = previous
+        self.pending: tuple | None = None
+
+    def __call__(self, signum, frame) -> None:
+        if self.pending is not None:  # pressed again: the user will not wait for the call
+            self.previous(signum, frame)
+        self.pending = (signum, frame)
+
+
+def shielded(fn, *args, **kwargs):
+    """Call ``fn`` with Ctrl-C deferred until it returns (main thread, Python-level SIGINT handler only).
+
+    A KeyboardInterrupt raised in the middle of a storage call can land between
+    a lock's acquire and release or inside a half-committed SQLAlchemy session,
+    and the cleanup that follows (failing the interrupted trial, rewriting the
+    leaderboard) then waits on that lock. Deferring it to the call's end makes
+    the interrupt land in training code, where nothing is held. A second
+    Ctrl-C during the call interrupts it at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args, **kwargs)
+    previous = signal.getsignal(signal.SIGINT)
+    if isinstance(previous, _Deferral) or not callable(previous):
+        return fn(*args, **kwargs)
+    deferral = _Deferral(previous)
+    signal.signal(signal.SIGINT, deferral)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if deferral.pending is not None:
+            previous(*deferral.pending)
+
+
 class RetryingRDBStorage(RDBStorage):
-    """:class:`RDBStorage` whose public calls are retried while SQLite reports a lock.
+    """:class:`RDBStorage` whose public calls are retried while SQLite reports a lock, with Ctrl-C
+    deferred to each call's end (:func:`shielded`).
 
     A failed transaction is rolled back by the storage before the error
     reaches us, so repeating the call is safe.
@@ -122,7 +164,7 @@ def _wrap(name: str) -> None:
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        return retry_locked(method, self, *args, **kwargs)
+        return shielded(retry_locked, method, self, *args, **kwargs)
 
     setattr(RetryingRDBStorage, name, wrapper)
 
