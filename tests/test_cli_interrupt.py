@@ -93,3 +93,35 @@ def test_a_second_ctrl_c_interrupts_the_storage_call_at_once(storage):
         store.set_trial_user_attr(trial_id, "error", "interrupted")
     assert "error" not in store.get_trial(trial_id).user_attrs
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from gnnnas.search.storage import ShieldedJournalStorage, open_storage
+    presses: list[int] = []
+
+    class PressedDuringAppend(JournalFileBackend):  # Ctrl-C while the journal's lock file is held
+        def append_logs(self, logs):
+            while presses:
+                presses.pop()
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+            return super().append_logs(logs)
+
+    path = tmp_path / "journal.log"
+    assert isinstance(open_storage(f"journal:{path}"), ShieldedJournalStorage)
+    store = ShieldedJournalStorage(PressedDuringAppend(str(path)))
+    trial_id = optuna.create_study(storage=store, study_name="s").ask()._trial_id
+    presses.append(1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store.set_trial_user_attr(trial_id, "error", "interrupted")
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    again = ShieldedJournalStorage(JournalFileBackend(str(path)))  # what a resumed search reads
+    assert again.get_trial(trial_id).user_attrs == {"error": "interrupted"}
+    started = time.monotonic()
+    again.set_trial_user_attr(trial_id, "after", 1)  # the lock file was released
+    assert time.monotonic() - started < 5

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from gnnnas.errors import GnnnasError
 
@@ -159,23 +160,33 @@ class RetryingRDBStorage(RDBStorage):
     """
 
 
-def _wrap(name: str) -> None:
-    method = getattr(RDBStorage, name)
+class ShieldedJournalStorage(JournalStorage):
+    """:class:`JournalStorage` with Ctrl-C deferred to each call's end (:func:`shielded`): an interrupt
+    between taking and releasing the journal's lock file would leave it for 30 s (its grace period)."""
+
+
+def _wrap(cls: type, name: str, retry: bool) -> None:
+    method = getattr(cls.__mro__[1], name)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        return shielded(retry_locked, method, self, *args, **kwargs)
+        if retry:
+            return shielded(retry_locked, method, self, *args, **kwargs)
+        return shielded(method, self, *args, **kwargs)
 
-    setattr(RetryingRDBStorage, name, wrapper)
+    setattr(cls, name, wrapper)
 
 
-for _name in ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-              "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
-              "get_study_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
-              "get_trial_id_from_study_id_trial_number", "set_trial_state_values", "set_trial_intermediate_value",
-              "set_trial_user_attr", "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials",
-              "get_best_trial", "record_heartbeat", "_get_stale_trial_ids"):
-    _wrap(_name)
+STORAGE_CALLS = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+                 "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
+                 "get_study_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
+                 "get_trial_id_from_study_id_trial_number", "set_trial_state_values",
+                 "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
+                 "get_all_trials", "get_n_trials", "get_best_trial")
+for _name in STORAGE_CALLS + ("record_heartbeat", "_get_stale_trial_ids"):
+    _wrap(RetryingRDBStorage, _name, retry=True)
+for _name in STORAGE_CALLS:
+    _wrap(ShieldedJournalStorage, _name, retry=False)
 
 
 def _stale_trial_logger(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -190,9 +201,8 @@ def open_storage(url: str) -> BaseStorage:
         if url.startswith(JOURNAL_PREFIX):
             if journal is None:
                 raise GnnnasError(f"--storage {url!r}: expected journal:PATH (a file for Optuna's journal storage)")
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
             journal.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(journal)))
+            return ShieldedJournalStorage(JournalFileBackend(str(journal)))
         if "://" not in url:
             raise GnnnasError(f"--storage {url!r}: expected a SQLAlchemy URL (sqlite:///study.db, "
                               "postgresql+psycopg://user@host/db) or journal:PATH")
