@@ -11,7 +11,7 @@ a bad round's whole stderr (with every thread's stack) is printed.
 
     python experiments/ctrlc_stress.py --rounds 70 --seed 1
 
-Prints one line per round and a summary; about 3 s per round on 2 cores.
+Prints one line per round and a summary; about 7.5 s per round on 2 cores.
 """
 
 from __future__ import annotations
