@@ -53,6 +53,14 @@ def test_not_installed_where_ctrl_c_is_ignored():
 
 
 # --- Ctrl-C during a storage call ----------------------------------------------------------------
+def press_ctrl_c(presses: list[int]) -> None:
+    """SIGINT to this process once per entry of ``presses`` (emptied), each given time to be handled."""
+    while presses:
+        presses.pop()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # Python runs the SIGINT handler here
+
+
 @pytest.fixture
 def storage(tmp_path):
     import optuna
@@ -64,11 +72,8 @@ def storage(tmp_path):
     trial_id = study.ask()._trial_id
     presses: list[int] = []
 
-    def ctrl_c_mid_statement(*_):  # the user presses Ctrl-C while SQLite writes (once per press asked)
-        while presses:
-            presses.pop()
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # Python runs the SIGINT handler here
+    def ctrl_c_mid_statement(*_):  # the user presses Ctrl-C while SQLite writes
+        press_ctrl_c(presses)
 
     event.listen(store.engine, "before_cursor_execute", ctrl_c_mid_statement)
     yield store, trial_id, presses
@@ -104,10 +109,7 @@ def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path
 
     class PressedDuringAppend(JournalFileBackend):  # Ctrl-C while the journal's lock file is held
         def append_logs(self, logs):
-            while presses:
-                presses.pop()
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(0.05)
+            press_ctrl_c(presses)
             return super().append_logs(logs)
 
     path = tmp_path / "journal.log"

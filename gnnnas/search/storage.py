@@ -167,12 +167,11 @@ class ShieldedJournalStorage(JournalStorage):
 
 def _wrap(cls: type, name: str, retry: bool) -> None:
     method = getattr(cls.__mro__[1], name)
+    call = functools.partial(retry_locked, method) if retry else method
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if retry:
-            return shielded(retry_locked, method, self, *args, **kwargs)
-        return shielded(method, self, *args, **kwargs)
+        return shielded(call, self, *args, **kwargs)
 
     setattr(cls, name, wrapper)
 
