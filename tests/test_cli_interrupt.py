@@ -127,3 +127,69 @@ def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path
     started = time.monotonic()
     again.set_trial_user_attr(trial_id, "after", 1)  # the lock file was released
     assert time.monotonic() - started < 5
+
+
+def test_ctrl_c_while_sqlite_stays_locked_stops_the_retries_at_once(tmp_path):
+    import sqlite3
+    import threading
+
+    import optuna
+
+    from gnnnas.search.storage import RetryingRDBStorage
+    path = tmp_path / "study.db"
+    # A short busy timeout, so that each attempt fails fast and the retry loop's backoff does the waiting.
+    store = RetryingRDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 0.05}})
+    trial_id = optuna.create_study(storage=store, study_name="s").ask()._trial_id
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another worker holds the write lock and does not let go
+    press = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    press.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store.set_trial_user_attr(trial_id, "error", "interrupted")
+        waited = time.monotonic() - started
+    finally:
+        press.cancel()
+        other.execute("ROLLBACK")
+        other.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert waited < 3, f"Ctrl-C took effect after {waited:.1f} s, not at the next retry"
+    assert "error" not in store.get_trial(trial_id).user_attrs
+    store.set_trial_user_attr(trial_id, "after", 1)  # the storage works once the lock is gone
+    assert store.get_trial(trial_id).user_attrs == {"after": 1}
+
+
+HUNG_STORAGE = textwrap.dedent("""
+    import sys, time
+    import optuna
+    from sqlalchemy import event
+    from gnnnas.cli import interrupt
+    from gnnnas.search.storage import open_storage
+    print(interrupt.install(grace=1.0), flush=True)
+    store = open_storage("sqlite:///" + sys.argv[1])
+    trial_id = optuna.create_study(storage=store, study_name="s").ask()._trial_id
+
+    def hang(*_):  # a storage call that does not return (a PostgreSQL row lock held elsewhere, say)
+        print("writing", flush=True)
+        time.sleep(120)
+
+    event.listen(store.engine, "before_cursor_execute", hang)
+    store.set_trial_user_attr(trial_id, "error", "interrupted")
+""")
+
+
+def test_one_ctrl_c_during_a_storage_call_that_hangs_still_exits(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", HUNG_STORAGE, str(tmp_path / "study.db")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    try:
+        assert proc.stdout.readline().strip() == "True"
+        assert proc.stdout.readline().strip() == "writing"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # once
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 10
+    assert "still cleaning up 1 s later" in err

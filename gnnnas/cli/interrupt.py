@@ -38,6 +38,9 @@ def install(grace: float = GRACE_SECONDS) -> bool:
         arm(grace)
         raise KeyboardInterrupt
 
+    # A storage call defers Ctrl-C to its end (gnnnas.search.storage.shielded) but starts the timers at the
+    # press, so a call that never returns cannot keep the process alive.
+    on_sigint.on_deferred = lambda: arm(grace)
     signal.signal(signal.SIGINT, on_sigint)
     return True
 

@@ -124,6 +124,9 @@ class _Deferral:
         if self.pending is not None:  # pressed again: the user will not wait for the call
             self.previous(signum, frame)
         self.pending = (signum, frame)
+        on_deferred = getattr(self.previous, "on_deferred", None)
+        if on_deferred is not None:
+            on_deferred()
 
 
 def shielded(fn, *args, **kwargs):
@@ -134,7 +137,10 @@ def shielded(fn, *args, **kwargs):
     and the cleanup that follows (failing the interrupted trial, rewriting the
     leaderboard) then waits on that lock. Deferring it to the call's end makes
     the interrupt land in training code, where nothing is held. A second
-    Ctrl-C during the call interrupts it at once.
+    Ctrl-C during the call interrupts it at once. A handler with an
+    ``on_deferred`` attribute has it called at the first press: the CLI
+    starts its exit timers there (:mod:`gnnnas.cli.interrupt`), so a call
+    that never returns (a PostgreSQL row lock, say) still ends the process.
     """
     if threading.current_thread() is not threading.main_thread():
         return fn(*args, **kwargs)
@@ -167,13 +173,18 @@ class ShieldedJournalStorage(JournalStorage):
 
 def _wrap(cls: type, name: str, retry: bool) -> None:
     method = getattr(cls.__mro__[1], name)
-    call = functools.partial(retry_locked, method) if retry else method
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        return shielded(call, self, *args, **kwargs)
+    def attempt(self, *args, **kwargs):
+        return shielded(method, self, *args, **kwargs)
 
-    setattr(cls, name, wrapper)
+    @functools.wraps(method)
+    def retried(self, *args, **kwargs):
+        # Each attempt is shielded, not the retry loop: a Ctrl-C takes effect when the attempt it lands in
+        # returns, and at once during the backoff sleeps, not after every retry (half a minute or more).
+        return retry_locked(attempt, self, *args, **kwargs)
+
+    setattr(cls, name, retried if retry else attempt)
 
 
 STORAGE_CALLS = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
