@@ -67,6 +67,8 @@ def storage(tmp_path):
     from sqlalchemy import event
 
     from gnnnas.search.storage import open_storage
+    # What the tests below press into; anything else here (a handler an earlier test left) would decide them.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGINT)
     store = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(storage=store, study_name="s")
     trial_id = study.ask()._trial_id
@@ -170,7 +172,7 @@ HUNG_STORAGE = textwrap.dedent("""
     store = open_storage("sqlite:///" + sys.argv[1])
     trial_id = optuna.create_study(storage=store, study_name="s").ask()._trial_id
 
-    def hang(*_):  # a storage call that does not return (a PostgreSQL row lock held elsewhere, say)
+    def hang(*_):  # a storage call that does not return
         print("writing", flush=True)
         time.sleep(120)
 

@@ -140,7 +140,8 @@ def shielded(fn, *args, **kwargs):
     Ctrl-C during the call interrupts it at once. A handler with an
     ``on_deferred`` attribute has it called at the first press: the CLI
     starts its exit timers there (:mod:`gnnnas.cli.interrupt`), so a call
-    that never returns (a PostgreSQL row lock, say) still ends the process.
+    that hangs still ends the process (where it hangs in C, as SQLite's busy
+    wait does, no handler runs before the C call returns).
     """
     if threading.current_thread() is not threading.main_thread():
         return fn(*args, **kwargs)
@@ -159,7 +160,7 @@ def shielded(fn, *args, **kwargs):
 
 class RetryingRDBStorage(RDBStorage):
     """:class:`RDBStorage` whose public calls are retried while SQLite reports a lock, with Ctrl-C
-    deferred to each call's end (:func:`shielded`).
+    deferred to the end of each attempt (:func:`shielded`), never to the end of all the retries.
 
     A failed transaction is rolled back by the storage before the error
     reaches us, so repeating the call is safe.
