@@ -62,13 +62,20 @@ def press_ctrl_c(presses: list[int]) -> None:
 
 
 @pytest.fixture
-def storage(tmp_path):
+def python_sigint():
+    """Python's own SIGINT handler for the test, as in a terminal; a test run started in the background
+    inherits SIGINT ignored (SIG_IGN), where no Ctrl-C would ever arrive. What was there is put back."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture
+def storage(tmp_path, python_sigint):
     import optuna
     from sqlalchemy import event
 
     from gnnnas.search.storage import open_storage
-    # What the tests below press into; anything else here (a handler an earlier test left) would decide them.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGINT)
     store = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(storage=store, study_name="s")
     trial_id = study.ask()._trial_id
@@ -79,7 +86,6 @@ def storage(tmp_path):
 
     event.listen(store.engine, "before_cursor_execute", ctrl_c_mid_statement)
     yield store, trial_id, presses
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_ctrl_c_during_a_storage_call_takes_effect_when_the_call_returns(storage):
@@ -102,7 +108,7 @@ def test_a_second_ctrl_c_interrupts_the_storage_call_at_once(storage):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path):
+def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path, python_sigint):
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -119,11 +125,8 @@ def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path
     store = ShieldedJournalStorage(PressedDuringAppend(str(path)))
     trial_id = optuna.create_study(storage=store, study_name="s").ask()._trial_id
     presses.append(1)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            store.set_trial_user_attr(trial_id, "error", "interrupted")
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    with pytest.raises(KeyboardInterrupt):
+        store.set_trial_user_attr(trial_id, "error", "interrupted")
     again = ShieldedJournalStorage(JournalFileBackend(str(path)))  # what a resumed search reads
     assert again.get_trial(trial_id).user_attrs == {"error": "interrupted"}
     started = time.monotonic()
@@ -131,7 +134,7 @@ def test_ctrl_c_while_the_journal_appends_takes_effect_after_the_append(tmp_path
     assert time.monotonic() - started < 5
 
 
-def test_ctrl_c_while_sqlite_stays_locked_stops_the_retries_at_once(tmp_path):
+def test_ctrl_c_while_sqlite_stays_locked_stops_the_retries_at_once(tmp_path, python_sigint):
     import sqlite3
     import threading
 
@@ -155,7 +158,6 @@ def test_ctrl_c_while_sqlite_stays_locked_stops_the_retries_at_once(tmp_path):
         press.cancel()
         other.execute("ROLLBACK")
         other.close()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     assert waited < 3, f"Ctrl-C took effect after {waited:.1f} s, not at the next retry"
     assert "error" not in store.get_trial(trial_id).user_attrs
     store.set_trial_user_attr(trial_id, "after", 1)  # the storage works once the lock is gone
