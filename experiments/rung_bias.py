@@ -24,14 +24,14 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
+from gnnnas.search.api import open_folder
+
 
 def curves(folder: Path, rung: int) -> pd.DataFrame:
     """One row per completed trial: its value at ``rung`` (first evaluation at or past it), final value, family."""
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(folder / 'study.db').resolve()}")
-    name = storage.get_all_studies()[0].study_name
+    study, _, _ = open_folder(folder)
     rows = []
-    for t in optuna.load_study(study_name=name, storage=storage).get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         at = [v for step, v in sorted(t.intermediate_values.items()) if step >= rung]
         if not at:
             continue

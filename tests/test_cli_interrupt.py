@@ -30,16 +30,27 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a terminal gives it, even from a background shell
 
 
-def test_ctrl_c_with_blocked_cleanup_exits_130_with_every_stack():
-    proc = subprocess.Popen([sys.executable, "-c", STUCK, "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def ctrl_c_once(script: str, *args: str, ready: tuple[str, ...] = ("True",)) -> tuple[int, str, float]:
+    """Run ``script``, wait for its ``ready`` lines on stdout, press Ctrl-C once: (exit code, stderr, seconds
+    from the press to the exit)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_default_sigint)
-    assert proc.stdout.readline().strip() == "True"
-    time.sleep(0.2)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert 0.9 < time.monotonic() - started < 10
+    try:
+        for line in ready:
+            assert proc.stdout.readline().strip() == line
+        time.sleep(0.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        return proc.returncode, err, time.monotonic() - started
+    finally:
+        proc.kill()
+
+
+def test_ctrl_c_with_blocked_cleanup_exits_130_with_every_stack():
+    code, err, seconds = ctrl_c_once(STUCK, "1")
+    assert code == 130, err
+    assert 0.9 < seconds < 10
     assert "still cleaning up 1 s later" in err
     assert "Stacks for a bug report" in err and "lock.acquire()" not in err  # faulthandler: file/line, no source
     assert 'File "<string>", line 10' in err  # the stuck line, in the main thread's stack
@@ -184,16 +195,7 @@ HUNG_STORAGE = textwrap.dedent("""
 
 
 def test_one_ctrl_c_during_a_storage_call_that_hangs_still_exits(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", HUNG_STORAGE, str(tmp_path / "study.db")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
-    try:
-        assert proc.stdout.readline().strip() == "True"
-        assert proc.stdout.readline().strip() == "writing"
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)  # once
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
-    assert time.monotonic() - started < 10
+    code, err, seconds = ctrl_c_once(HUNG_STORAGE, str(tmp_path / "study.db"), ready=("True", "writing"))
+    assert code == 130, err
+    assert seconds < 10
     assert "still cleaning up 1 s later" in err
