@@ -13,6 +13,16 @@ validation curve is stored, and asks of each search:
 * the same top-third share per family: cosine scoring with sampled softmax, and the rest.
 
     python experiments/rung_bias.py experiments/out/search_efficiency/optuna-random+none-s{0,1,2} --rung 2
+
+``--replay 0,3,6,10`` adds a second table: the search's own draws replayed in trial order under
+ASHA's rule at the rung (``gnnnas.search.asha.promotable``, each candidate against the rung values
+of the candidates before it) with a grace of G: no candidate is stopped at the rung before G earlier
+ones reached it. A stopped candidate costs its seconds up to its rung evaluation (plus its
+set-up, the seconds it spent outside training), a promoted one its whole run; the timeout-cut last
+trial is left out. Reported per G: candidates stopped, seconds spent (share of the unpruned
+search's), the best final value kept, and when the replayed search first holds the unpruned
+search's final best (seconds, and share of the unpruned search's seconds): what pruning alone, with
+the same proposals, does to the race.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ import optuna
 import pandas as pd
 
 from gnnnas.search.api import open_folder
+from gnnnas.search.asha import promotable
+from gnnnas.search.pruners import REDUCTION
 
 
 def curves(folder: Path, rung: int) -> pd.DataFrame:
@@ -39,8 +51,33 @@ def curves(folder: Path, rung: int) -> pd.DataFrame:
         training = spec.get("training") or {}
         softmax = str(training.get("loss", "bpr")).startswith("softmax")
         family = "cosine + softmax" if spec.get("scoring") == "cosine" and softmax else "other"
-        rows.append({"trial": t.number, "at_rung": at[0], "final": float(t.values[0]), "family": family})
+        curve = t.user_attrs.get("curve") or []
+        stamps = t.user_attrs.get("curve_seconds") or []
+        at_seconds = next((s for (epoch, _), s in zip(curve, stamps) if epoch >= rung), None)
+        seconds = float(t.user_attrs.get("seconds", stamps[-1] if stamps else 0.0))
+        setup = max(0.0, seconds - (stamps[-1] if stamps else 0.0))
+        rows.append({"trial": t.number, "at_rung": at[0], "final": float(t.values[0]), "family": family,
+                     "seconds": seconds, "rung_cost": None if at_seconds is None else at_seconds + setup})
     return pd.DataFrame(rows)
+
+
+def replay(d: pd.DataFrame, grace: int) -> dict:
+    """ASHA's rung decision with a grace of ``grace`` candidates, replayed over ``d`` in trial order."""
+    target = d["final"].max()
+    seen: list[float] = []
+    clock, stopped, best, reached = 0.0, 0, float("-inf"), None
+    for r in d.sort_values("trial").itertuples():
+        stop = (len(seen) >= grace and r.rung_cost is not None
+                and not promotable(r.at_rung, [*seen, r.at_rung], REDUCTION, maximize=True))
+        seen.append(r.at_rung)
+        clock += r.rung_cost if stop else r.seconds
+        if stop:
+            stopped += 1
+            continue
+        best = max(best, r.final)
+        if reached is None and best >= target:
+            reached = clock
+    return {"stopped": stopped, "clock": clock, "best": best, "reached": reached}
 
 
 def main() -> None:
@@ -48,6 +85,7 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path, help="run folders of searches without pruning")
     parser.add_argument("--rung", type=int, default=2, help="the first rung's epoch")
     parser.add_argument("--top", type=int, default=5, help="how many of the final best to follow")
+    parser.add_argument("--replay", default="", help="comma-separated graces G to replay ASHA's rung with (see above)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(logging.WARNING)
     print(f"| search | trials | Spearman (epoch {args.rung} vs. end) | {args.top} best at the end: place at epoch "
@@ -64,6 +102,20 @@ def main() -> None:
         rho = d["at_rung"].corr(d["final"], method="spearman")
         print(f"| {folder.name} | {len(d)} | {rho:.2f} | {places} | {int(best.promoted.sum())} of {len(best)} "
               f"| {families} |")
+    if not args.replay:
+        return
+    graces = [int(g) for g in args.replay.split(",")]
+    print(f"\n| search | unpruned: seconds, best | grace G | stopped at epoch {args.rung} | seconds spent (share) "
+          f"| best kept | holds the unpruned best at: seconds (share) |")
+    print("|---|---|---|---|---|---|---|")
+    for folder in args.folders:
+        d = curves(folder, args.rung)
+        total = d["seconds"].sum()
+        for g in graces:
+            r = replay(d, g)
+            at = "never" if r["reached"] is None else f"{r['reached']:.0f} ({r['reached'] / total:.2f})"
+            print(f"| {folder.name} | {total:.0f}, {d['final'].max():.4f} | {g} | {r['stopped']} of {len(d)} "
+                  f"| {r['clock']:.0f} ({r['clock'] / total:.2f}) | {r['best']:.4f} | {at} |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from optuna.trial import TrialState
 
 from gnnnas.search.asha import BoundedSuccessiveHalvingPruner, top_rung
+from gnnnas.search import pruners
 from gnnnas.search.pruners import PRUNERS, Resource, first_rung, make_pruner
 from gnnnas.search.time_median import ElapsedMedianPruner, value_by
 
@@ -30,6 +31,12 @@ def test_resource_counts_training_milliseconds_under_a_time_limit():
     assert r.step(2, 1.2345) == 1234 and r.step(1, 0.0) == 1  # steps stay positive integers
     assert r.first_rung == 2000 and r.max_resource == 20000
     assert r.describe(2000) == "2 s of training"
+
+
+@pytest.fixture
+def no_grace(monkeypatch):
+    """ASHA judging from a rung's second candidate on: the tests of rung mechanics need few trials."""
+    monkeypatch.setattr(pruners, "ASHA_GRACE", 0)
 
 
 def _run(study: optuna.Study, curve: list[tuple[int, float]], finish: bool = True) -> bool:
@@ -56,6 +63,7 @@ def _study(resource: Resource, name: str) -> optuna.Study:
                                sampler=optuna.samplers.RandomSampler(seed=0))
 
 
+@pytest.mark.usefixtures("no_grace")
 @pytest.mark.parametrize("name", ["asha", "hyperband", "median"])
 def test_at_equal_training_time_a_fast_candidate_is_judged_on_what_it_reached(name):
     epochs, timed = Resource(max_epochs=40), Resource(max_epochs=40, trial_timeout=20.0)
@@ -71,6 +79,7 @@ def test_at_equal_training_time_a_fast_candidate_is_judged_on_what_it_reached(na
         assert pruned is (not fast_survives), (name, resource.unit)
 
 
+@pytest.mark.usefixtures("no_grace")
 def test_a_slow_candidate_is_pruned_by_time_when_fast_ones_did_better_in_the_same_seconds():
     study = _study(Resource(max_epochs=40, trial_timeout=20.0), "asha")
     r = Resource(max_epochs=40, trial_timeout=20.0)
@@ -120,6 +129,7 @@ def _best_then_close(study: optuna.Study, close_at_18: float) -> bool:
     return _run(study, [(2, 0.05), (6, 0.10), (18, close_at_18), (20, 0.139)])
 
 
+@pytest.mark.usefixtures("no_grace")
 def test_asha_never_prunes_at_its_top_rung():
     resource = Resource(max_epochs=20)
     unbounded = optuna.create_study(direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(
@@ -128,6 +138,7 @@ def test_asha_never_prunes_at_its_top_rung():
     assert not _best_then_close(_study(resource, "asha"), 0.138)
 
 
+@pytest.mark.usefixtures("no_grace")
 def test_asha_judges_lower_rungs_on_a_first_report_past_the_top_rung():
     study = _study(Resource(max_epochs=20), "asha")
     _run(study, [(2, 0.05), (6, 0.10), (20, 0.14)])
@@ -176,6 +187,27 @@ def test_bounded_asha_decides_like_optunas_below_its_top_rung():
     assert decisions["ours"] == decisions["optuna"] and 10 < sum(decisions["ours"]) < 40
 
 
+def test_asha_grace_spares_a_rungs_first_candidates_and_still_counts_their_values():
+    # A fast starter, then three slow starters that end higher: each is behind everyone before it at epoch 2.
+    fast, slow = [(2, 0.10), (6, 0.11), (10, 0.12)], [(2, 0.01), (6, 0.12), (10, 0.20)]
+    plain = optuna.create_study(direction="maximize", pruner=BoundedSuccessiveHalvingPruner(2, 10))
+    graced = optuna.create_study(direction="maximize", pruner=BoundedSuccessiveHalvingPruner(2, 10, grace=3))
+    assert [_run(plain, c) for c in (fast, slow, slow, slow)] == [False, True, True, True]
+    assert [_run(graced, c) for c in (fast, slow, slow, slow)] == [False, False, False, True]
+    # the spared candidates' rung values count: a fifth one behind all four at epoch 2 is stopped
+    assert _run(graced, [(2, 0.005), (6, 0.3), (10, 0.3)])
+    assert all("completed_rung_0" in t.system_attrs for t in graced.trials)
+
+
+def test_the_default_asha_spares_the_first_candidates_of_a_rung():
+    study = _study(Resource(max_epochs=10), "asha")  # rungs at epochs 1 and 3
+    assert study.pruner.grace == pruners.ASHA_GRACE >= 1
+    _run(study, [(1, 0.10), (3, 0.12), (10, 0.13)])
+    spared = [_run(study, [(1, 0.01), (3, 0.02), (10, 0.20)]) for _ in range(pruners.ASHA_GRACE - 1)]
+    assert not any(spared)  # behind the leader at epoch 1, and still too few to judge by
+    assert _run(study, [(1, 0.005), (3, 0.01), (10, 0.3)])  # the rung holds ASHA_GRACE values now
+
+
 def _run_timed(study: optuna.Study, rows: list[tuple[int, float, float]]) -> bool:
     """Like _run, with (epoch, seconds since the trial started, value) rows and the pruner's clock set to them."""
     trial = study.ask()
@@ -190,6 +222,7 @@ def _run_timed(study: optuna.Study, rows: list[tuple[int, float, float]]) -> boo
     return False
 
 
+@pytest.mark.usefixtures("no_grace")
 def test_asha_matched_judges_a_cheap_candidate_among_cheap_ones():
     resource = Resource(max_epochs=40)  # rungs at epochs 4 and 12
     plain, matched = _study(resource, "asha"), _study(resource, "asha_matched")

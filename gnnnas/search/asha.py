@@ -60,17 +60,26 @@ class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
     candidates compete among cheap ones; a slow one still meets everyone at
     least as fast as itself.
 
+    ``grace`` (0: off): a candidate is not stopped at a rung that fewer than
+    ``grace`` earlier candidates reached. Judged against one to three others,
+    "the top third" is "the best so far", and a study's first proposals (a
+    sampler's random start-up draws) are cut at their first rung by whichever
+    fast starter came first; the sampler then learns from their truncated
+    values that slow-starting regions are bad and never returns to them.
+    Its value still counts for the candidates after it.
+
     Rung values are stored as Optuna's pruner stores them (the trial's
     ``completed_rung_k`` system attrs), so studies and reports read the same.
     """
 
     def __init__(self, min_resource: int, max_resource: int, reduction_factor: int = 3,
-                 min_early_stopping_rate: int = 0, cost_slack: float | None = None) -> None:
+                 min_early_stopping_rate: int = 0, cost_slack: float | None = None, grace: int = 0) -> None:
         super().__init__(min_resource=min_resource, reduction_factor=reduction_factor,
                          min_early_stopping_rate=min_early_stopping_rate)
         self.max_resource = max_resource
         self.top_rung = top_rung(min_resource, max_resource, reduction_factor, min_early_stopping_rate)
         self.cost_slack = cost_slack
+        self.grace = grace
         self.clock: Callable[[], datetime.datetime] = datetime.datetime.now  # as Optuna stamps datetime_start
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
@@ -98,7 +107,8 @@ class BoundedSuccessiveHalvingPruner(optuna.pruners.SuccessiveHalvingPruner):
                 study._storage.set_trial_system_attr(trial._trial_id, f"{RUNG_SECONDS_KEY}{rung}", seconds)
             competing = [t.system_attrs[key] for t in trials
                          if key in t.system_attrs and self._comparable(t, rung, seconds)]
-            if not promotable(value, [*competing, value], self._reduction_factor, maximize):
+            if len(competing) >= self.grace and not promotable(value, [*competing, value], self._reduction_factor,
+                                                               maximize):
                 return True
             rung += 1
         return False

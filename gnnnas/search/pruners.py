@@ -26,6 +26,12 @@ PRUNE_BY = ("epochs", "seconds")
 #: Successive halving's (ASHA, Hyperband) reduction factor: a third of the candidates go on at each rung.
 REDUCTION = 3
 
+#: ASHA's grace: no candidate is stopped at a rung that fewer than this many earlier candidates reached.
+#: It is TPE's number of random start-up draws (Optuna's default, which gnnnas keeps): its model is built
+#: from them, and a start-up draw cut at epoch 2 by whichever fast starter came first teaches it that a
+#: slow-starting region is bad (experiments/RESULTS.md, "ASHA's grace").
+ASHA_GRACE = 10
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -120,7 +126,7 @@ def _median(r: Resource) -> optuna.pruners.BasePruner:
 def _asha(r: Resource) -> optuna.pruners.BasePruner:
     # Rung values are recorded at the first report at or past each rung, so steps need not line up.
     return BoundedSuccessiveHalvingPruner(min_resource=r.first_rung, max_resource=r.max_resource,
-                                          reduction_factor=REDUCTION)
+                                          reduction_factor=REDUCTION, grace=ASHA_GRACE)
 
 
 #: ``asha_matched``: a candidate meets, at a rung, the candidates that got there within this many times its seconds.
@@ -129,7 +135,7 @@ COST_SLACK = 1.5
 
 def _asha_matched(r: Resource) -> optuna.pruners.BasePruner:
     return BoundedSuccessiveHalvingPruner(min_resource=r.first_rung, max_resource=r.max_resource,
-                                          reduction_factor=REDUCTION, cost_slack=COST_SLACK)
+                                          reduction_factor=REDUCTION, cost_slack=COST_SLACK, grace=ASHA_GRACE)
 
 
 def _hyperband(r: Resource) -> optuna.pruners.BasePruner:
@@ -145,7 +151,7 @@ def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:
 PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
     PrunerInfo("asha", "asynchronous successive halving: at r, 3r, 9r ... while 3x the rung fits in max_epochs "
                        "(r = a tenth of it, or of --trial-timeout's training seconds with --prune-by seconds) keep "
-                       "the top third of candidates (the default)",
+                       f"the top third of candidates, once {ASHA_GRACE} have reached the rung (the default)",
                _asha),
     PrunerInfo("asha_matched", "asha with comparisons matched by cost: at a rung a candidate meets only those that "
                                f"got there within {COST_SLACK:g}x its training seconds, so candidates whose epochs "
