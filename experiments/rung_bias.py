@@ -18,8 +18,9 @@ validation curve is stored, and asks of each search:
 ASHA's rule at the rung (``gnnnas.search.asha.promotable``, each candidate against the rung values
 of the candidates before it) with a grace of G: no candidate is stopped at the rung before G earlier
 ones reached it. A stopped candidate costs its seconds up to its rung evaluation (plus its
-set-up, the seconds it spent outside training), a promoted one its whole run; the timeout-cut last
-trial is left out. Reported per G: candidates stopped, seconds spent (share of the unpruned
+set-up, the seconds it spent outside training), a promoted one its whole run. Only completed
+candidates with an evaluation at or past the rung take part (the timeout-cut last trial and candidates
+cut by ``--trial-timeout`` before the rung are never judged there), so "seconds" are theirs. Reported per G: candidates stopped, seconds spent (share of the unpruned
 search's), the best final value kept, and when the replayed search first holds the unpruned
 search's final best (seconds, and share of the unpruned search's seconds): what pruning alone, with
 the same proposals, does to the race.

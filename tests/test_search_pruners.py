@@ -188,7 +188,7 @@ def test_bounded_asha_decides_like_optunas_below_its_top_rung():
 
 
 def test_asha_grace_spares_a_rungs_first_candidates_and_still_counts_their_values():
-    # A fast starter, then three slow starters that end higher: each is behind everyone before it at epoch 2.
+    # A fast starter, then three slow starters that end higher: at epoch 2 each is behind the fast one.
     fast, slow = [(2, 0.10), (6, 0.11), (10, 0.12)], [(2, 0.01), (6, 0.12), (10, 0.20)]
     plain = optuna.create_study(direction="maximize", pruner=BoundedSuccessiveHalvingPruner(2, 10))
     graced = optuna.create_study(direction="maximize", pruner=BoundedSuccessiveHalvingPruner(2, 10, grace=3))
