@@ -92,8 +92,9 @@ def main() -> None:
     print(f"| search | trials | Spearman (epoch {args.rung} vs. end) | {args.top} best at the end: place at epoch "
           f"{args.rung} (of N) | of them in the top third at epoch {args.rung} | family: in the top third / trials |")
     print("|---|---|---|---|---|---|")
-    for folder in args.folders:
-        d = curves(folder, args.rung)
+    searches = {folder: curves(folder, args.rung) for folder in args.folders}  # each study read once
+    for folder, d in searches.items():
+        d = d.copy()
         d["rung_rank"] = d["at_rung"].rank(ascending=False, method="min").astype(int)
         third = max(1, len(d) // 3)
         d["promoted"] = d["rung_rank"] <= third
@@ -109,8 +110,7 @@ def main() -> None:
     print(f"\n| search | unpruned: seconds, best | grace G | stopped at epoch {args.rung} | seconds spent (share) "
           f"| best kept | holds the unpruned best at: seconds (share) |")
     print("|---|---|---|---|---|---|---|")
-    for folder in args.folders:
-        d = curves(folder, args.rung)
+    for folder, d in searches.items():
         total = d["seconds"].sum()
         for g in graces:
             r = replay(d, g)
