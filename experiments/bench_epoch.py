@@ -17,6 +17,10 @@ epochs were dominated by GATv2's attention logits before commit ff32542.
 dropout 0.3, batch 1024 with 4 negatives) won the default space on online-retail in the 900 s run
 of ``space_vs_lightgcn.py``: a stack with node dropout, whose masks torch draws on one thread
 (the reason for the native dropout kernel, ``gnnnas/graph/native/dropout.c``).
+``experiments/specs/mf_edge_dropout.json`` is matrix factorisation (128 wide, cosine, sampled softmax
+over 256 shared negatives, batch 1024) with edge dropout 0.2, which the default space can draw: the
+spec asks to drop edges of a graph nothing propagates over, which training no longer does
+(experiments/RESULTS.md, "Matrix factorisation drops no edges").
 """
 
 from __future__ import annotations

@@ -66,8 +66,10 @@ def train_config(arch: Architecture, base: TrainConfig) -> TrainConfig:
     if isinstance(arch, str):
         return base
     t = arch.training
+    # Matrix factorisation propagates over no graph: dropping its edges every mini-batch would only cost time.
     return replace(base, lr=t.lr, l2=t.l2, batch_size=t.batch_size, num_negatives=t.num_negatives,
-                   shared_negatives=t.shared_negatives, loss=t.loss, edge_dropout=arch.edge_dropout)
+                   shared_negatives=t.shared_negatives, loss=t.loss,
+                   edge_dropout=arch.edge_dropout if arch.layers else 0.0)
 
 
 def train_and_evaluate(dataset: Dataset, arch: Architecture = "lightgcn", config: TrainConfig = TrainConfig(),

@@ -141,6 +141,30 @@ def test_identical_architecture_is_reused_not_retrained(tiny_csv, tmp_path, monk
     assert t1.user_attrs["val"] == t0.user_attrs["val"] and t1.user_attrs["test"] == t0.user_attrs["test"]
 
 
+def test_matrix_factorisation_differing_only_in_what_needs_layers_is_one_architecture(tiny_csv, tmp_path, monkeypatch):
+    import gnnnas.search.objective as objective
+
+    edge_dropouts = []
+    real_fit = objective.Trainer.fit
+    monkeypatch.setattr(objective.Trainer, "fit",
+                        lambda self: edge_dropouts.append(self.config.edge_dropout) or real_fit(self))
+    # No layers: the skip, the combination (of the input alone) and edge dropout change nothing.
+    space = write_space(tmp_path, """
+        search: {max_epochs: 2}
+        architecture: {embedding_dim: 8, skip: [none, residual, dense], combination: [last, sum, attention],
+                       edge_dropout: [0.1, 0.2]}
+        training: {batch_size: 256}
+        """)
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=4, controller="optuna-random", seed=3)
+    trials = result.study.get_trials()
+    drawn = {(t.params["skip"], t.params["combination"], t.params["edge_dropout"]) for t in trials}
+    assert len(drawn) > 1  # the draws differ, yet one model is trained, without edge dropout
+    assert edge_dropouts == [0.0]
+    assert [t.user_attrs.get("reused_from") for t in trials] == [None, 0, 0, 0]
+    board = result.leaderboard
+    assert set(board["skip"]) == set(board["combination"]) == {"-"}
+
+
 def test_a_diverging_trial_fails_and_the_search_goes_on(tiny_csv, tmp_path):
     space = write_space(tmp_path, """
         search: {max_epochs: 2}

@@ -58,8 +58,8 @@ def _dims(spec: dict | None) -> dict:
         "dim": spec.get("embedding_dim"),
         "hidden": join("hidden"),
         "heads": join("heads"),
-        "skip": spec.get("skip"),
-        "combination": spec.get("combination"),
+        "skip": spec.get("skip") if layers else "-",  # skips and combinations need layers to mean anything
+        "combination": spec.get("combination") if layers else "-",
         "scoring": spec.get("scoring"),
         "features": spec.get("features", "id"),
         "graph": spec.get("graph", "user-item") + (f" k={spec.get('item_k')}" if spec.get("graph", "user-item")
