@@ -298,17 +298,6 @@ def test_edge_dropout_reaches_training_only_where_layers_propagate():
     assert train_config(one_layer, TrainConfig()).edge_dropout == 0.2
 
 
-def test_a_spec_key_ignores_what_needs_layers_only_without_layers():
-    layer = [{"aggregator": "gcn", "hidden": 16}]
-    plain = ArchSpec.from_dict({"embedding_dim": 16})
-    assert ArchSpec.from_dict({"embedding_dim": 16, "skip": "dense", "combination": "attention",
-                               "edge_dropout": 0.1}).key() == plain.key()
-    assert ArchSpec.from_dict({"embedding_dim": 16, "scoring": "cosine"}).key() != plain.key()
-    with_layer = ArchSpec.from_dict({"embedding_dim": 16, "layers": layer})
-    for change in ({"skip": "dense"}, {"combination": "attention"}, {"edge_dropout": 0.1}):
-        assert ArchSpec.from_dict({"embedding_dim": 16, "layers": layer, **change}).key() != with_layer.key()
-
-
 def test_spec_carries_shared_negatives_into_training(tiny_dataset):
     spec = ArchSpec.from_dict({"embedding_dim": 16, "training": {"loss": "softmax", "shared_negatives": 64}})
     assert train_config(spec, TrainConfig()).shared_negatives == 64

@@ -271,16 +271,7 @@ class ArchSpec:
         return cls.from_dict(data)
 
     def key(self) -> str:
-        """Canonical string: equal for equal architectures (used to skip retraining duplicates).
-
-        Without layers the skip, the layer combination (of the input alone) and
-        edge dropout (of a graph nothing propagates over) change nothing, so
-        matrix factorisation's key holds their defaults whatever the spec says.
-        """
-        if not self.layers:
-            default = ArchSpec()
-            return replace(self, skip=default.skip, combination=default.combination,
-                           edge_dropout=default.edge_dropout).to_json()
+        """Canonical string: equal for equal architectures (used to skip retraining duplicates)."""
         return self.to_json()
 
     def __str__(self) -> str:
