@@ -141,25 +141,32 @@ def test_identical_architecture_is_reused_not_retrained(tiny_csv, tmp_path, monk
     assert t1.user_attrs["val"] == t0.user_attrs["val"] and t1.user_attrs["test"] == t0.user_attrs["test"]
 
 
-def test_matrix_factorisation_trains_without_edge_dropout_and_shows_no_skip_or_combination(tiny_csv, tmp_path,
-                                                                                             monkeypatch):
+def test_matrix_factorisation_draws_no_stack_knobs_and_trains_without_edge_dropout(tiny_csv, tmp_path, monkeypatch):
     import gnnnas.search.objective as objective
 
     edge_dropouts = []
     real_fit = objective.Trainer.fit
     monkeypatch.setattr(objective.Trainer, "fit",
                         lambda self: edge_dropouts.append(self.config.edge_dropout) or real_fit(self))
-    # No layers: the skip, the combination (of the input alone) and edge dropout change nothing.
+    # Without layers the skip, the combination (of the input alone) and edge dropout change nothing,
+    # so the space does not draw them and the trainer builds no dropped graph.
     space = write_space(tmp_path, """
         search: {max_epochs: 2}
         architecture: {embedding_dim: 8, skip: [none, dense], combination: [last, attention],
                        edge_dropout: [0.1, 0.2]}
+        layers: {num_layers: {low: 0, high: 1}, aggregator: lightgcn}
         training: {batch_size: 256}
         """)
-    result = run_search(tiny_csv, space, tmp_path / "run", trials=3, controller="optuna-random", seed=3)
-    assert edge_dropouts and set(edge_dropouts) == {0.0}
+    result = run_search(tiny_csv, space, tmp_path / "run", trials=6, controller="optuna-random", seed=3)
+    trials = [t for t in result.study.trials if t.state.is_finished()]
+    stack = {"skip", "combination", "edge_dropout"}
+    mf = [t for t in trials if t.params["num_layers"] == 0]
+    layered = [t for t in trials if t.params["num_layers"] == 1]
+    assert mf and layered
+    assert all(not stack & t.params.keys() for t in mf) and all(stack <= t.params.keys() for t in layered)
+    assert 0.0 in edge_dropouts and set(edge_dropouts) - {0.0}
     board = result.leaderboard
-    assert set(board["skip"]) == set(board["combination"]) == {"-"}
+    assert set(board[board["layers"] == 0]["skip"]) == set(board[board["layers"] == 0]["combination"]) == {"-"}
 
 
 def test_a_diverging_trial_fails_and_the_search_goes_on(tiny_csv, tmp_path):

@@ -133,8 +133,11 @@ def test_conditional_dimensions_appear_only_when_active(default_samples):
         assert ("head_combine" in params) == attention
         assert ("hidden" in params) == parametric
         assert not any(re.match(rf"layer({'|'.join(map(str, range(n, 10)))})\.", p) for p in params)
-        for name in ("activation", "dropout", "norm"):
+        # Skip, combination and edge dropout act on the layer stack: matrix factorisation draws none of them.
+        for name in ("activation", "dropout", "norm", "skip", "combination", "edge_dropout"):
             assert (name in params) == (n > 0)
+        if n == 0:
+            assert (spec.skip, spec.combination, spec.edge_dropout) == ("none", "mean", 0.0)
         assert {"embedding_dim", "num_layers", "training.lr", "training.l2", "training.batch_size"} <= set(params)
         assert "features" not in params and "graph" not in params  # fixed: never suggested
         assert params["training.loss"] == spec.training.loss
@@ -236,6 +239,8 @@ name: types
 description: float choices
 architecture:
   edge_dropout: [0.0, 0.5]
+layers:
+  num_layers: 1
 """)
     spec = space.to_spec({"edge_dropout": 0})
     assert spec.edge_dropout == 0.0 and isinstance(spec.edge_dropout, float)
@@ -274,6 +279,8 @@ name: numbers
 description: YAML 1.1 reads 1e-4 as text
 architecture:
   edge_dropout: 0
+layers:
+  num_layers: 1
 training:
   lr: {low: 1e-4, high: 1e-2, log: true}
   l2: 1e-5

@@ -33,12 +33,12 @@ def test_space_show_prints_dimensions_and_search_settings(capsys):
     assert "shared" in hidden and "(implied)" in hidden
     assert "0.0001..0.01 log" in out and "0..4" in out
     assert "max_epochs 100" in out and "metric ndcg@20" in out
-    assert "148,840,874,784" in out
+    assert "148,840,851,888" in out
 
 
 def test_space_show_accepts_a_path(capsys, tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text("name: mine\ndescription: just one\narchitecture:\n  skip: dense\n")
+    path.write_text("name: mine\ndescription: just one\narchitecture:\n  skip: dense\nlayers:\n  num_layers: 2\n")
     code, out, _ = run(capsys, "space", "show", str(path))
     assert code == 0 and "mine" in out and str(path) in out and "dense" in out
 
@@ -128,6 +128,11 @@ MALFORMED = [
      ["cycle", "activation -> norm -> activation"]),
     ("never-used-field", HEAD + "layers:\n  num_layers: 2\n  aggregator: lightgcn\n  hidden: [32, 64]  #<\n",
      "layers.hidden", ["never used", "lightgcn"]),
+    ("stack-field-without-layers", HEAD + "architecture:\n  skip: [none, dense]  #<\n", "architecture.skip",
+     ["never used", "num_layers is always 0", "layer stack"]),
+    ("stack-field-when-no-layers", HEAD + "architecture:\n  combination:\n    choices: [mean, sum]\n"
+     "    when: {num_layers: [0, 2]}  #<\nlayers:\n  num_layers: {low: 0, high: 2}\n",
+     "architecture.combination.when.num_layers[0]", ["never applies to 0", "values >= 1"]),
     ("layers-without-num-layers", HEAD + "layers:\n  aggregator: [gcn, gat]  #<\n", "layers.aggregator",
      ["num_layers is always 0"]),
     ("heads-do-not-split-hidden", HEAD + "layers:\n  num_layers: 1\n  aggregator: gat\n  hidden: [64, 90]  #<\n"

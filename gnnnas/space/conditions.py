@@ -8,7 +8,8 @@ offending key):
 * an architecture/training dimension may only depend on architecture/training
   dimensions and ``num_layers``; a per-layer dimension may depend on anything;
 * fields that only matter for some aggregators (``hidden``, ``heads``,
-  ``head_combine``) get that restriction as an implicit condition; a clause
+  ``head_combine``) or only with layers (``skip``, ``combination``,
+  ``edge_dropout``: ``num_layers >= 1``) get that restriction as an implicit condition; a clause
   that contradicts it, or a dimension it switches off everywhere, is an error;
 * conditions may not form a cycle; dimensions are sampled referenced-first,
   ties in the canonical field order, so samples do not depend on key order;
@@ -23,7 +24,7 @@ from typing import Any, Iterable, Sequence
 
 from gnnnas.models.spec import ATTENTION_AGGREGATORS
 from gnnnas.space.distributions import Distribution, Fixed, FloatRange, IntRange
-from gnnnas.space.fields import FIELDS, Field
+from gnnnas.space.fields import FIELDS, AtLeast, Field
 from gnnnas.space.source import KeyPath, Source, describe_value
 from gnnnas.space.space import GLOBAL, SHARED, Condition, Dimension
 
@@ -73,7 +74,7 @@ class _Resolver:
         if p.when is not None:
             return True
         applies = p.field.applies
-        return applies is not None and not set(self.possible(applies.ref)) <= applies.values
+        return applies is not None and not applies.covers(self.possible(applies.ref))
 
     def possible(self, name: str) -> Sequence[Any]:
         """Every effective value the field can take (its values, plus its default if it can be off).
@@ -245,7 +246,9 @@ def _find_cycle(left: set[str], refs: dict[str, set[str]]) -> list[str]:
     return seen[seen.index(node):] + [node]
 
 
-def _names(values: Iterable[Any]) -> str:
+def _names(values: Iterable[Any] | AtLeast) -> str:
+    if isinstance(values, AtLeast):
+        return str(values)
     return ", ".join(sorted(map(str, values), key=lambda v: _AGG_ORDER.get(v, 99)))
 
 

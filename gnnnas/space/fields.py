@@ -4,8 +4,10 @@ One :class:`Field` per knob says where it lives (``architecture``, ``layers``
 or ``training``), its value type and legal values (taken from the spec's own
 constants, so a new aggregator in ``spec.py`` is searchable at once) and its
 default (the spec dataclass default). Some layer fields only matter for some
-aggregators; :attr:`Field.applies` records that, so the sampler never proposes
-a value the architecture would ignore or reject.
+aggregators, and the stack-wide ones (skip, layer combination, edge dropout)
+only where there are layers to skip, combine or propagate over;
+:attr:`Field.applies` records that, so the sampler never proposes a value the
+architecture would ignore or reject.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Container
 
 from gnnnas.models.spec import (
     ACTIVATIONS, AGGREGATORS, ATTENTION_AGGREGATORS, COMBINATIONS, FEATURES, GRAPHS, HEAD_COMBINES, ITEM_GRAPHS,
@@ -105,12 +107,29 @@ Domain = OneOf | Integer | Number
 
 # --- fields ----------------------------------------------------------------
 @dataclass(frozen=True)
+class AtLeast:
+    """The integers ``>= minimum``: the values of an open-ended :class:`Applicability`."""
+
+    minimum: int
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= self.minimum
+
+    def __str__(self) -> str:
+        return f"values >= {self.minimum}"
+
+
+@dataclass(frozen=True)
 class Applicability:
     """A field that only matters for some values of another field (an implicit ``when``)."""
 
     ref: str
-    values: frozenset[str]
+    values: frozenset[str] | AtLeast
     reason: str
+
+    def covers(self, values: Any) -> bool:
+        """Whether the field applies at every one of ``values`` (so no condition is needed)."""
+        return all(v in self.values for v in values)
 
 
 @dataclass(frozen=True)
@@ -144,12 +163,15 @@ _PARAMETRIC = Applicability("aggregator", frozenset(AGGREGATORS) - PARAMETER_FRE
 _TEXT = Applicability("features", TEXT_FEATURES, "only text features are projected")
 _ID_TEXT = Applicability("features", frozenset({"id+text"}), "only id+text features are combined")
 _ITEM_GRAPH = Applicability("graph", ITEM_GRAPHS, "only item-item graphs have neighbours per item")
+# Without layers (matrix factorisation) there is nothing to skip over, one output to combine and
+# no propagation for dropped edges to thin: the three would be no-ops that a sampler still models.
+_STACK = Applicability("num_layers", AtLeast(1), "it acts on the layer stack, and 0 layers have none")
 
 _FIELD_LIST = (
     Field("embedding_dim", "architecture", Integer(1), _ARCH.embedding_dim),
-    Field("skip", "architecture", OneOf(SKIPS), _ARCH.skip),
-    Field("combination", "architecture", OneOf(COMBINATIONS), _ARCH.combination),
-    Field("edge_dropout", "architecture", Number(0.0, 1.0), _ARCH.edge_dropout),
+    Field("skip", "architecture", OneOf(SKIPS), _ARCH.skip, _STACK),
+    Field("combination", "architecture", OneOf(COMBINATIONS), _ARCH.combination, _STACK),
+    Field("edge_dropout", "architecture", Number(0.0, 1.0), _ARCH.edge_dropout, _STACK),
     Field("scoring", "architecture", OneOf(SCORINGS), _ARCH.scoring),
     Field("features", "architecture", OneOf(FEATURES), _ARCH.features),
     Field("text_projector", "architecture", OneOf(TEXT_PROJECTORS), _ARCH.text_projector, _TEXT),
