@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Container
+from typing import Any, Callable
 
 from gnnnas.models.spec import (
     ACTIVATIONS, AGGREGATORS, ATTENTION_AGGREGATORS, COMBINATIONS, FEATURES, GRAPHS, HEAD_COMBINES, ITEM_GRAPHS,
