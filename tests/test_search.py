@@ -169,6 +169,40 @@ def test_matrix_factorisation_draws_no_stack_knobs_and_trains_without_edge_dropo
     assert set(board[board["layers"] == 0]["skip"]) == set(board[board["layers"] == 0]["combination"]) == {"-"}
 
 
+def test_a_study_whose_matrix_factorisation_trials_drew_stack_knobs_resumes(tiny_csv, tmp_path):
+    # Studies recorded before skip, combination and edge dropout took their implicit num_layers >= 1
+    # hold MF trials with those parameters; TPE must still learn from them and the search go on.
+    from optuna.distributions import CategoricalDistribution
+
+    space = write_space(tmp_path, """
+        search: {max_epochs: 2}
+        architecture: {embedding_dim: [8, 16], skip: [none, dense], combination: [last, mean],
+                       edge_dropout: [0.0, 0.2]}
+        layers: {num_layers: {low: 0, high: 1}, aggregator: lightgcn}
+        training: {batch_size: 256}
+        """)
+    out = tmp_path / "run"
+    first = run_search(tiny_csv, space, out, trials=4, controller="optuna-random", seed=5)
+    old = {"skip": ("dense", ["none", "dense"]), "combination": ("last", ["last", "mean"]),
+           "edge_dropout": (0.2, [0.0, 0.2])}
+    for t in [t for t in first.study.get_trials() if t.state == TrialState.COMPLETE][:2]:
+        spec = {**t.user_attrs["spec"], "layers": [], **{k: v for k, (v, _) in old.items()}}
+        first.study.add_trial(optuna.trial.create_trial(
+            state=TrialState.COMPLETE, value=t.value, intermediate_values=t.intermediate_values,
+            params={"embedding_dim": t.params["embedding_dim"], "num_layers": 0, **{k: v for k, (v, _) in old.items()}},
+            distributions={**{k: t.distributions[k] for k in ("embedding_dim", "num_layers")},
+                           **{k: CategoricalDistribution(c) for k, (_, c) in old.items()}},
+            user_attrs={**t.user_attrs, "spec": spec, "spec_key": gnnnas.ArchSpec.from_dict(spec).key()}))
+    result = run_search(tiny_csv, space, out, trials=14, controller="optuna-tpe", seed=5)
+    trials = result.study.get_trials()
+    assert len(trials) == 14 and all(t.state.is_finished() for t in trials)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) >= 12
+    board = result.leaderboard
+    assert len(board) == 14 and set(board[board["layers"] == 0]["skip"]) == {"-"}
+    new_mf = [t for t in trials[6:] if t.params["num_layers"] == 0 and "reused_from" not in t.user_attrs]
+    assert all(not {"skip", "combination", "edge_dropout"} & t.params.keys() for t in new_mf)
+
+
 def test_a_diverging_trial_fails_and_the_search_goes_on(tiny_csv, tmp_path):
     space = write_space(tmp_path, """
         search: {max_epochs: 2}
