@@ -314,3 +314,13 @@ def test_optuna_tpe_proposes_from_its_model_after_its_start_up_trials():
     assert draws["tpe"][n] != draws["random"][n]  # the next comes from the model ...
     near = lambda xs: sum(abs(x - 0.9) for x in xs) / len(xs)  # noqa: E731
     assert near(draws["tpe"][n:]) < 0.75 * near(draws["random"][n:])  # ... which concentrates on the best region
+
+
+def test_a_single_objective_search_prunes_with_cost_matched_asha_by_default(tiny_csv, tmp_path):
+    import gnnnas
+
+    result = gnnnas.search(space=write_space(tmp_path, SMALL), data=str(tiny_csv), out=str(tmp_path / "run"),
+                           trials=3, controller="optuna-random")
+    assert result.study.user_attrs["pruner"] == "asha_matched"
+    judged = [t for t in result.study.trials if "completed_rung_0" in t.system_attrs]
+    assert judged and all("gnnnas_rung_seconds_0" in t.system_attrs for t in judged)  # matched by cost

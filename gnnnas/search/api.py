@@ -276,7 +276,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     ``best/`` is the best-quality trial of the (feasible) Pareto front.
     ``max_latency_ms`` and ``max_params`` are cost limits (constraints): a
     trial over one is infeasible, shown but never ranked before a feasible
-    trial nor exported. ``pruner`` defaults to ``asha``, or ``cost_aware``
+    trial nor exported. ``pruner`` defaults to ``asha_matched``, or ``cost_aware``
     for a multi-objective study.
 
     ``initial`` names presets a new study trains first (the initial design,

@@ -151,11 +151,12 @@ def _cost_aware(r: Resource) -> optuna.pruners.BasePruner:
 PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
     PrunerInfo("asha", "asynchronous successive halving: at r, 3r, 9r ... while 3x the rung fits in max_epochs "
                        "(r = a tenth of it, or of --trial-timeout's training seconds with --prune-by seconds) keep "
-                       f"the top third of candidates, once {ASHA_GRACE} have reached the rung (the default)",
+                       f"the top third of candidates, once {ASHA_GRACE} have reached the rung",
                _asha),
     PrunerInfo("asha_matched", "asha with comparisons matched by cost: at a rung a candidate meets only those that "
                                f"got there within {COST_SLACK:g}x its training seconds, so candidates whose epochs "
-                               "cost 0.1 s are judged among themselves, not against 20 s epochs of slow stacks",
+                               "cost 0.1 s are judged among themselves, not against 20 s epochs of slow stacks "
+                               "(the default)",
                _asha_matched),
     PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch (or training "
                          "time, with --trial-timeout), after 3 candidates and a warm-up", _median),
@@ -168,7 +169,7 @@ PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
                lambda r: optuna.pruners.NopPruner(), multi=True, by_time=False),
 )}
 
-DEFAULT_PRUNER = "asha"
+DEFAULT_PRUNER = "asha_matched"
 DEFAULT_MULTI_PRUNER = "cost_aware"
 
 
