@@ -5,7 +5,7 @@ NDCG@20, on the bundled dataset and on the first 6,000 Gowalla users.
 
 For each dataset and space, the exact command a user types,
 
-    gnnnas search --space SPACE --data DATA --controller optuna-tpe --pruner asha --seed SEED
+    gnnnas search --space SPACE --data DATA --controller optuna-tpe --pruner asha_matched --seed SEED
                   --timeout BUDGET --trials CAP --max-epochs E --trial-timeout T --device cpu --quiet
                   --out experiments/out/space_vs_lightgcn/<dataset>-<space>-s<seed>
 
@@ -65,6 +65,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
 from search_runs import Run, add_search_options, fmt, read_run, run_search  # noqa: E402
 
+from gnnnas.search.pruners import DEFAULT_PRUNER  # noqa: E402
+
 DATASETS = ["online-retail", "gowalla-6000"]
 SPACES = ["default", "lightgcn"]
 
@@ -90,7 +92,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=20, help="epochs per candidate, both spaces "
                                                                    "(0: each space's own)")
     parser.add_argument("--controller", default="optuna-tpe")
-    parser.add_argument("--pruner", default="asha")
+    parser.add_argument("--pruner", default=DEFAULT_PRUNER, help=f"both searches' --pruner (default {DEFAULT_PRUNER})")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads per trial (default: gnnnas's)")
     parser.add_argument("--trial-timeout", type=float, default=30,
                         help="training seconds per candidate, the same for every search (0: no limit); "
