@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 # The main job on the bundled dataset, sized for a 2-core CPU (under 10 minutes with the install): 16
-# candidates of the default space, each with at most 20 epochs and 25 s of training, ASHA pruning, the
-# search capped at 330 s; then the 2 best are retrained without the 25 s limit (up to 100 epochs, early
+# candidates of the default space, each with at most 20 epochs and 25 s of training, cost-matched ASHA
+# pruning, the search capped at 330 s; then the 2 best are retrained without the 25 s limit (up to 100 epochs, early
 # stopping) within 120 s, and best/ is the better on validation. Running it again prints the finished study.
 DEMO_FLAGS ?= --trials 16 --max-epochs 20 --trial-timeout 25 --timeout 330 --final-fit 2 --final-epochs 100 \
 	--final-timeout 120

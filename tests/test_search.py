@@ -171,7 +171,7 @@ def test_matrix_factorisation_draws_no_stack_knobs_and_trains_without_edge_dropo
 
 def test_a_study_whose_matrix_factorisation_trials_drew_stack_knobs_resumes(tiny_csv, tmp_path):
     # Studies recorded before skip, combination and edge dropout took their implicit num_layers >= 1
-    # hold MF trials with those parameters; TPE must still learn from them and the search go on.
+    # hold MF trials with those parameters; TPE's model must still take them in and the search go on.
     from optuna.distributions import CategoricalDistribution
 
     space = write_space(tmp_path, """

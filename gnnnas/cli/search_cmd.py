@@ -25,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = p.add_argument_group("search")
     s.add_argument("--controller", default="optuna-tpe", help="what proposes candidates (default optuna-tpe; "
                                                                "see gnnnas controllers)")
-    s.add_argument("--pruner", default=None, help="what stops weak candidates early: asha, asha_matched, median, "
-                                                  "hyperband, cost_aware, none (default asha_matched; with --objectives: "
-                                                  "cost_aware)")
+    s.add_argument("--pruner", default=None, help="what stops weak candidates early: asha_matched, asha, median, "
+                                                  "hyperband, cost_aware, none (default asha_matched; with "
+                                                  "--objectives: cost_aware)")
     s.add_argument("--trials", type=int, default=20, help="finished trials in the whole study, shared by all "
                                                           "workers (default 20)")
     s.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
