@@ -185,11 +185,12 @@ def test_a_study_whose_matrix_factorisation_trials_drew_stack_knobs_resumes(tiny
     first = run_search(tiny_csv, space, out, trials=4, controller="optuna-random", seed=5)
     old = {"skip": ("dense", ["none", "dense"]), "combination": ("last", ["last", "mean"]),
            "edge_dropout": (0.2, [0.0, 0.2])}
+    drawn = {k: v for k, (v, _) in old.items()}
     for t in [t for t in first.study.get_trials() if t.state == TrialState.COMPLETE][:2]:
-        spec = {**t.user_attrs["spec"], "layers": [], **{k: v for k, (v, _) in old.items()}}
+        spec = {**t.user_attrs["spec"], "layers": [], **drawn}
         first.study.add_trial(optuna.trial.create_trial(
             state=TrialState.COMPLETE, value=t.value, intermediate_values=t.intermediate_values,
-            params={"embedding_dim": t.params["embedding_dim"], "num_layers": 0, **{k: v for k, (v, _) in old.items()}},
+            params={"embedding_dim": t.params["embedding_dim"], "num_layers": 0, **drawn},
             distributions={**{k: t.distributions[k] for k in ("embedding_dim", "num_layers")},
                            **{k: CategoricalDistribution(c) for k, (_, c) in old.items()}},
             user_attrs={**t.user_attrs, "spec": spec, "spec_key": gnnnas.ArchSpec.from_dict(spec).key()}))

@@ -155,8 +155,7 @@ PRUNERS: dict[str, PrunerInfo] = {p.name: p for p in (
                _asha),
     PrunerInfo("asha_matched", "asha with comparisons matched by cost: at a rung a candidate meets only those that "
                                f"got there within {COST_SLACK:g}x its training seconds, so candidates whose epochs "
-                               "cost 0.1 s are judged among themselves, not against 20 s epochs of slow stacks "
-                               "(the default)",
+                               "cost 0.1 s are judged among themselves, not against 20 s epochs of slow stacks",
                _asha_matched),
     PrunerInfo("median", "stop a candidate below the median of earlier candidates at the same epoch (or training "
                          "time, with --trial-timeout), after 3 candidates and a warm-up", _median),
