@@ -315,3 +315,100 @@ def test_documented_examples_are_valid_spaces():
     for text in [*readme, docstring_example]:
         space = space_from(text)
         assert space.count() > 1 and len(space.sample_random(5)) == 5
+
+
+# --- ordered sizes -------------------------------------------------------------------
+SIZES = """
+name: sizes
+description: ordered sizes next to unordered choices
+architecture:
+  embedding_dim: [16, 32, 64, 128, 256]
+  scoring: [dot, cosine]
+layers:
+  num_layers: 1
+  aggregator: gat
+  heads: [1, 2, 4]
+training:
+  batch_size: [1024, 2048]
+  shared_negatives: [0, 256, 1024]
+  lr: 0.01
+"""
+
+
+def test_geometric_integer_choices_are_ordered_sizes_and_the_rest_stay_categorical():
+    from gnnnas.space import Categorical, OrderedChoices
+    space = space_from(SIZES)
+    kinds = {d.name: type(d.distribution) for d in space.dimensions if d.declared}
+    assert kinds["embedding_dim"] is OrderedChoices and kinds["heads"] is OrderedChoices
+    # two choices, a ladder with 0, names: nothing to order by a log scale
+    assert kinds["batch_size"] is Categorical and kinds["shared_negatives"] is Categorical
+    assert kinds["scoring"] is Categorical
+    assert not OrderedChoices.applies((128, 64, 32)) and not OrderedChoices.applies((16, 32, 48))
+    assert not OrderedChoices.applies((0.1, 0.2, 0.4)) and OrderedChoices.applies((3, 9, 27))
+    assert space.count() == 5 * 2 * 3 * 2 * 3  # counted as choices, not as the integers behind them
+
+
+def test_ordered_sizes_are_asked_on_a_log_scale_and_round_trip():
+    from dataclasses import replace
+    space = space_from(SIZES)
+    dist = space.dimension("embedding_dim").distribution
+    assert dist.bounds == (11, 362)
+    assert [dist.snap(v) for v in (11, 22, 23, 45, 46, 180, 182, 362)] == [16, 16, 32, 32, 64, 128, 256, 256]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = []
+    for _ in range(40):
+        trial = study.ask()
+        spec = space.sample(trial)
+        assert isinstance(trial.distributions["embedding_dim"], optuna.distributions.IntDistribution)
+        assert trial.distributions["embedding_dim"].log and spec.embedding_dim == dist.snap(trial.params["embedding_dim"])
+        assert space.to_spec(trial.params) == spec
+        params = space.params_of(spec)  # a size is enqueued as itself
+        assert params["embedding_dim"] == spec.embedding_dim and space.to_spec(params) == spec
+        drawn.append(trial.params["embedding_dim"])
+        study.tell(trial, 0.0)
+    assert len(set(drawn)) > 5  # integers between the sizes are drawn, not just the sizes
+    with pytest.raises(SpaceError, match="embedding_dim 48 is outside this space"):
+        space.params_of(replace(spec, embedding_dim=48))
+
+
+def test_a_uniform_draw_picks_each_size_about_equally_often():
+    space = space_from(SIZES)
+    for sampler in (optuna.samplers.RandomSampler(seed=1), None):
+        counts = {16: 0, 32: 0, 64: 0, 128: 0, 256: 0}
+        if sampler is None:  # gnnnas's own uniform trials
+            specs = space.sample_random(2000, seed=1)
+        else:
+            study = optuna.create_study(sampler=sampler)
+            specs = [space.sample(study.ask()) for _ in range(2000)]
+        for spec in specs:
+            counts[spec.embedding_dim] += 1
+        assert all(330 <= c <= 470 for c in counts.values()), counts  # 400 each, give or take 3.5 sd
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_tpe_explores_the_neighbouring_size_of_the_good_trials():
+    """The reason sizes are ordered: from good trials at 32, TPE tries 64 more often than 128 or 256."""
+    from gnnnas.space import Categorical, OrderedChoices
+    from dataclasses import replace
+    ordered = space_from(SIZES)
+    unordered = replace(ordered, dimensions=tuple(
+        replace(d, distribution=Categorical(d.distribution.choices)) if isinstance(d.distribution, OrderedChoices)
+        else d for d in ordered.dimensions))
+
+    def proposals(space):
+        seen = {16: 0, 32: 0, 64: 0, 128: 0, 256: 0}
+        for seed in range(40):
+            study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=10, multivariate=True, group=True))
+            # every size twice, then four more at 32: the good ones are 32 wide
+            for i, dim in enumerate([16, 32, 64, 128, 256] * 2 + [32] * 4):
+                study.enqueue_trial({"embedding_dim": dim})
+                trial = study.ask()
+                spec = space.sample(trial)
+                study.tell(trial, 1.0 if spec.embedding_dim == 32 else 0.1 * i / 14)
+            seen[space.sample(study.ask()).embedding_dim] += 1
+        return seen
+
+    with_order, without = proposals(ordered), proposals(unordered)
+    assert with_order[64] + with_order[16] > without[64] + without[16]
+    assert with_order[64] > with_order[128] + with_order[256]

@@ -7,14 +7,18 @@ from typing import Any, Sequence
 
 import pytest
 
-from gnnnas.space import load_space, parse_space
+from gnnnas.space import OrderedChoices, load_space, parse_space
 
 
 class OdometerTrial:
-    """Answers suggestions from a list of choice indices; records how many options each had."""
+    """Answers suggestions from a list of choice indices; records how many options each had.
 
-    def __init__(self, path: list[int]) -> None:
-        self.path, self.sizes, self.params = path, [], {}
+    An ordered size dimension asks for an integer on a log scale and snaps it to
+    its choices; the odometer offers just the choices, one integer per size.
+    """
+
+    def __init__(self, path: list[int], space) -> None:
+        self.path, self.sizes, self.params, self.space = path, [], {}, space
 
     def _pick(self, name: str, options: Sequence[Any]) -> Any:
         if name not in self.params:
@@ -29,6 +33,9 @@ class OdometerTrial:
         return self._pick(name, list(choices))
 
     def suggest_int(self, name, low, high, step=1, log=False):
+        dist = self.space.dimension(name.rsplit(".", 1)[-1]).distribution
+        if isinstance(dist, OrderedChoices):
+            return self._pick(name, list(dist.choices))
         return self._pick(name, list(range(low, high + 1, step)))
 
     def suggest_float(self, name, low, high, log=False):
@@ -39,7 +46,7 @@ def enumerate_all(space):
     """Every (spec, params) the space can produce, by depth-first search over the suggestions."""
     path: list[int] = []
     while True:
-        trial = OdometerTrial(path)
+        trial = OdometerTrial(path, space)
         yield space.sample(trial), trial.params
         path = path[:len(trial.sizes)]
         while path and path[-1] + 1 >= trial.sizes[len(path) - 1]:

@@ -93,7 +93,7 @@ conditional structure; fixed values never appear in ``trial.params``.
 """
 
 from gnnnas.space.catalog import BUNDLED_DIR, bundled_path, list_spaces, load_space
-from gnnnas.space.distributions import Categorical, Fixed, FloatRange, IntRange, TrialLike
+from gnnnas.space.distributions import Categorical, Fixed, FloatRange, IntRange, OrderedChoices, TrialLike
 from gnnnas.space.fields import FIELDS, Field
 from gnnnas.space.schema import load_file, parse_space
 from gnnnas.space.settings import SearchSettings
@@ -103,6 +103,6 @@ from gnnnas.space.trials import RandomTrial, ReplayTrial
 
 __all__ = [
     "BUNDLED_DIR", "Categorical", "Condition", "Dimension", "FIELDS", "Field", "Fixed", "FloatRange", "IntRange",
-    "RandomTrial", "ReplayTrial", "SearchSettings", "SearchSpace", "SpaceError", "TrialLike", "bundled_path",
+    "OrderedChoices", "RandomTrial", "ReplayTrial", "SearchSettings", "SearchSpace", "SpaceError", "TrialLike", "bundled_path",
     "list_spaces", "load_file", "load_space", "parse_space",
 ]

@@ -17,7 +17,7 @@ from gnnnas.errors import GnnnasError
 from gnnnas.models.presets import PRESETS
 from gnnnas.models.spec import TrainingSpec
 from gnnnas.space.conditions import ParsedDimension, resolve
-from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
+from gnnnas.space.distributions import Categorical, Distribution, Fixed, FloatRange, IntRange, OrderedChoices
 from gnnnas.space.fields import FIELDS, SECTIONS, Field, Integer, Number, OneOf, section_fields
 from gnnnas.space.settings import InitialPoint, SearchSettings, WarmUp
 from gnnnas.space.source import KeyPath, Source, SpaceError, describe_value, parse_yaml, read_text
@@ -291,7 +291,8 @@ def _choices(field: Field, raw: Any, path: KeyPath, source: Source) -> Categoric
         if value in values:
             source.fail(path + (i,), f"{value!r} is listed twice; expected distinct choices")
         values.append(value)
-    return Categorical(tuple(values))
+    choices = tuple(values)
+    return OrderedChoices(choices) if OrderedChoices.applies(choices) else Categorical(choices)
 
 
 def _range(field: Field, raw: dict, path: KeyPath, source: Source) -> IntRange | FloatRange:
