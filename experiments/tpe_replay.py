@@ -6,9 +6,9 @@ the study's first ``--cut`` finished trials (complete or pruned) are copied
 into a fresh in-memory study, and ``--proposals`` TPE samplers (seeds 0, 1,
 ...), set up as ``optuna-tpe`` sets them, each propose one trial from that same
 history through the space's own ``sample``. It does so twice: with the size
-dimensions (embedding size, hidden width, batch size, heads) as unordered
-categories, as gnnnas asked for them before, and as ordered sizes
-(:class:`gnnnas.space.OrderedChoices`), the recorded history re-encoded to
+dimensions (embedding size, hidden width, batch size, heads) as the plain
+choices the study recorded, and as ordered sizes (``ordered: true``,
+:class:`gnnnas.space.OrderedChoices`), the recorded history re-encoded to
 match. With ``--warm-up`` the study's warm-up parameters are fixed first, as a
 search does while its warm-up lasts. Nothing is trained.
 
@@ -31,10 +31,11 @@ from gnnnas.search.controllers.optuna_controllers import TPEController
 from gnnnas.space import Categorical, OrderedChoices, SearchSpace, load_space
 
 
-def as_categories(space: SearchSpace) -> SearchSpace:
-    """The same space with every ordered size dimension asked as an unordered categorical."""
-    dims = tuple(replace(d, distribution=Categorical(d.distribution.choices))
-                 if isinstance(d.distribution, OrderedChoices) else d for d in space.dimensions)
+def with_ordered_sizes(space: SearchSpace) -> SearchSpace:
+    """The same space with every plain size ladder (e.g. ``[32, 64, 128]``) marked ``ordered: true``."""
+    dims = tuple(replace(d, distribution=OrderedChoices(d.distribution.choices))
+                 if type(d.distribution) is Categorical and OrderedChoices.applies(d.distribution.choices) else d
+                 for d in space.dimensions)
     return replace(space, dimensions=dims)
 
 
@@ -89,7 +90,8 @@ def main() -> None:
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     study = optuna.load_study(study_name=args.study, storage=f"sqlite:///{args.db}")
     label = study.user_attrs.get("space")
-    ordered_space = load_space((label.get("name") if isinstance(label, dict) else label) or "default")
+    plain = load_space((label.get("name") if isinstance(label, dict) else label) or "default")
+    ordered_space = with_ordered_sizes(plain)
     warm_up = (study.user_attrs.get("warm_up") or {}).get("params") if args.warm_up else None
     if args.warm_up and not warm_up:
         raise SystemExit(f"{args.db}: the study records no warm-up; run without --warm-up")
@@ -100,7 +102,7 @@ def main() -> None:
         recorded = [t for t in study.trials if t.number < cut and t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
         print(f"\nafter the first {cut} trials:")
         print("| sizes asked as | embedding size | layers | scoring | lr median |\n|---|---|---|---|---|")
-        for name, space, history in (("categories", as_categories(ordered_space), recorded),
+        for name, space, history in (("categories", plain, recorded),
                                      ("ordered sizes", ordered_space, [reencode(t, ordered) for t in recorded])):
             r = replay(history, study.directions, space, args.proposals, warm_up)
             print(f"| {name} | {r['widths']} | {r['depths']} | {r['scoring']} | {r['lr_median']:.4f} |")

@@ -322,12 +322,13 @@ SIZES = """
 name: sizes
 description: ordered sizes next to unordered choices
 architecture:
-  embedding_dim: [16, 32, 64, 128, 256]
+  embedding_dim: {choices: [16, 32, 64, 128, 256], ordered: true}
   scoring: [dot, cosine]
 layers:
   num_layers: 1
   aggregator: gat
-  heads: [1, 2, 4]
+  heads: {choices: [1, 2, 4], ordered: true}
+  hidden: [32, 64, 128]
 training:
   batch_size: [1024, 2048]
   shared_negatives: [0, 256, 1024]
@@ -335,17 +336,32 @@ training:
 """
 
 
-def test_geometric_integer_choices_are_ordered_sizes_and_the_rest_stay_categorical():
+def test_ordered_true_makes_a_size_ladder_and_plain_lists_stay_categorical():
     from gnnnas.space import Categorical, OrderedChoices
     space = space_from(SIZES)
     kinds = {d.name: type(d.distribution) for d in space.dimensions if d.declared}
     assert kinds["embedding_dim"] is OrderedChoices and kinds["heads"] is OrderedChoices
-    # two choices, a ladder with 0, names: nothing to order by a log scale
-    assert kinds["batch_size"] is Categorical and kinds["shared_negatives"] is Categorical
-    assert kinds["scoring"] is Categorical
+    assert space.dimension("heads").distribution.kind == "ordered"
+    # a ladder written as a plain list is still a categorical choice: ordering is asked for
+    assert kinds["hidden"] is Categorical and kinds["batch_size"] is Categorical
+    assert kinds["shared_negatives"] is Categorical and kinds["scoring"] is Categorical
     assert not OrderedChoices.applies((128, 64, 32)) and not OrderedChoices.applies((16, 32, 48))
     assert not OrderedChoices.applies((0.1, 0.2, 0.4)) and OrderedChoices.applies((3, 9, 27))
-    assert space.count() == 5 * 2 * 3 * 2 * 3  # counted as choices, not as the integers behind them
+    assert space.count() == 5 * 2 * 3 * 3 * 2 * 3  # counted as choices, not as the integers behind them
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("{choices: [0, 256, 1024], ordered: true}", r"training\.shared_negatives\.ordered: choices \[0, 256, 1024\] "
+                                                  r"are not sizes on a ladder; expected 3 or more positive integers"),
+    ("{choices: [256, 1024], ordered: true}", "are not sizes on a ladder"),
+    ("{choices: [1024, 256, 64], ordered: true}", "are not sizes on a ladder"),
+    ("{choices: [64, 256, 1024], ordered: yes please}", r"ordered: got .*expected true or false"),
+    ("{ordered: true}", "ordered without choices"),
+    ("{low: 1, high: 4, ordered: true}", "both choices and range"),
+])
+def test_ordered_needs_a_ladder_of_positive_integers(raw, message):
+    with pytest.raises(SpaceError, match=message):
+        space_from(f"name: bad\ndescription: bad ladder\ntraining:\n  shared_negatives: {raw}\n")
 
 
 def test_ordered_sizes_are_asked_on_a_log_scale_and_round_trip():
@@ -412,3 +428,30 @@ def test_tpe_explores_the_neighbouring_size_of_the_good_trials():
     with_order, without = proposals(ordered), proposals(unordered)
     assert with_order[64] + with_order[16] > without[64] + without[16]
     assert with_order[64] > with_order[128] + with_order[256]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_study_that_recorded_sizes_as_categories_keeps_asking_them_so():
+    """Optuna keeps a parameter's kind for a whole study: an older study's sizes stay categorical."""
+    space = space_from(SIZES)
+    old = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
+        seed=0, n_startup_trials=3, multivariate=True, group=True))
+    for i, dim in enumerate([16, 64, 256, 32]):  # recorded the way gnnnas asked before
+        old.enqueue_trial({"embedding_dim": dim})
+        trial = old.ask()
+        trial.suggest_categorical("embedding_dim", (16, 32, 64, 128, 256))
+        old.tell(trial, float(i))
+    for _ in range(6):  # TPE's model proposes from here (relative sampling), then the enqueued path
+        trial = old.ask()
+        spec = space.sample(trial)
+        assert isinstance(trial.distributions["embedding_dim"], optuna.distributions.CategoricalDistribution)
+        assert trial.params["embedding_dim"] == spec.embedding_dim and space.to_spec(trial.params) == spec
+        old.tell(trial, 1.0)
+    old.enqueue_trial(space.params_of(spec))
+    trial = old.ask()
+    assert space.sample(trial) == spec
+    # a fresh study asks the same space's sizes as integers
+    fresh = optuna.create_study()
+    trial = fresh.ask()
+    space.sample(trial)
+    assert isinstance(trial.distributions["embedding_dim"], optuna.distributions.IntDistribution)

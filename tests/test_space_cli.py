@@ -27,7 +27,7 @@ def test_space_show_prints_dimensions_and_search_settings(capsys):
     code, out, _ = run(capsys, "space", "show", "default")
     assert code == 0
     heads = next(l for l in out.splitlines() if l.startswith("heads "))
-    assert "ordered" in heads and "{1, 2, 4}" in heads and "independent" in heads
+    assert "categorical" in heads and "{1, 2, 4}" in heads and "independent" in heads
     scoring = next(l for l in out.splitlines() if l.startswith("scoring "))
     assert "categorical" in scoring and "{dot, cosine}" in scoring
     assert "aggregator in [gat, gatv2]" in heads

@@ -87,7 +87,7 @@ layers:
   num_layers: {low: 0, high: 3}
   per_layer: shared
   aggregator: [gat, sage_mean]
-  heads: {choices: [1, 2, 4], when: {aggregator: [gat]}, per_layer: independent}
+  heads: {choices: [1, 2, 4], ordered: true, when: {aggregator: [gat]}, per_layer: independent}
   dropout: {choices: [0.0, 0.2], when: {heads: [4], num_layers: [1, 2]}, per_layer: independent}
   norm: {value: batch, when: {dropout: [0.2]}}
 """,

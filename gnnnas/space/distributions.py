@@ -64,18 +64,19 @@ class Categorical:
 
 @dataclass(frozen=True)
 class OrderedChoices(Categorical):
-    """One of a geometric ladder of sizes (``[32, 64, 128]``), suggested as a log-scale integer and snapped.
+    """One of a geometric ladder of sizes (``{choices: [32, 64, 128], ordered: true}``), asked on a log scale.
 
     A categorical choice tells the sampler nothing about order: TPE's kernel
     for an unordered choice puts no weight on the neighbouring sizes, so a
-    short search keeps the size of its first good trial (online-retail seed 0,
-    experiments/RESULTS.md: width 32 in all 42 trials after the warm-up). Asked
-    as an integer on a log scale, one bin per choice (from half a step below the
-    smallest to half a step above the largest), the sampler models sizes as the
-    ordered quantity they are, and a uniform draw still picks each choice about
-    equally often. The trial records the integer drawn (48 stands for the size
-    64; the architecture holds 64), and each size lies in its own bin, so
-    presets and fixed values are enqueued as themselves.
+    short search tends to keep the size of its first good trial. Asked as an
+    integer on a log scale, one bin per choice (from half a step below the
+    smallest to half a step above the largest) and snapped to the nearest
+    choice, the sizes are the ordered quantity they are to the sampler, and a
+    uniform draw still picks each choice about equally often. The trial
+    records the integer drawn (48 stands for the size 64; the architecture
+    holds 64), and each size lies in its own bin, so presets and fixed values
+    are enqueued as themselves. Opt-in: on the bundled spaces it measured
+    worse than plain choices (experiments/RESULTS.md, "Ordered sizes").
     """
 
     kind = "ordered"

@@ -28,9 +28,9 @@ PER_LAYER_MODES = (INDEPENDENT, SHARED)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # Keys a dimension mapping may have, by form. ``when`` and ``per_layer`` go with any form.
-_FORMS = {"value": ("value",), "choices": ("choices",), "range": ("low", "high", "step", "log")}
+_FORMS = {"value": ("value",), "choices": ("choices", "ordered"), "range": ("low", "high", "step", "log")}
 _COMMON = ("per_layer", "when")
-_DIM_KEYS = ("value", "choices", "low", "high", "step", "log", *_COMMON)
+_DIM_KEYS = ("value", "choices", "ordered", "low", "high", "step", "log", *_COMMON)
 
 
 def load_file(path: str | Path) -> SearchSpace:
@@ -268,7 +268,19 @@ def _from_mapping(field: Field, raw: dict, path: KeyPath, source: Source) -> Dis
     if form == "value":
         return Fixed(_value(field, raw["value"], path + ("value",), source))
     if form == "choices":
-        return _choices(field, raw["choices"], path + ("choices",), source)
+        if "choices" not in raw:
+            source.fail(path, "ordered without choices; expected choices: [...] next to ordered: true")
+        choices = _choices(field, raw["choices"], path + ("choices",), source)
+        ordered = raw.get("ordered", False)
+        if not isinstance(ordered, bool):
+            source.fail(path + ("ordered",), f"got {describe_value(ordered)}; expected true or false")
+        if not ordered:
+            return choices
+        if not OrderedChoices.applies(choices.choices):
+            source.fail(path + ("ordered",), f"choices {list(choices.choices)} are not sizes on a ladder; expected "
+                                             "3 or more positive integers, each the same multiple (> 1) of the one "
+                                             "before, e.g. [32, 64, 128]")
+        return OrderedChoices(choices.choices)
     return _range(field, raw, path, source)
 
 
@@ -291,8 +303,7 @@ def _choices(field: Field, raw: Any, path: KeyPath, source: Source) -> Categoric
         if value in values:
             source.fail(path + (i,), f"{value!r} is listed twice; expected distinct choices")
         values.append(value)
-    choices = tuple(values)
-    return OrderedChoices(choices) if OrderedChoices.applies(choices) else Categorical(choices)
+    return Categorical(tuple(values))
 
 
 def _range(field: Field, raw: dict, path: KeyPath, source: Source) -> IntRange | FloatRange:
