@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import optuna
@@ -15,7 +15,8 @@ from gnnnas.models.spec import (
     TrainingSpec,
 )
 from gnnnas.space import (
-    FIELDS, BUNDLED_DIR, RandomTrial, SearchSettings, SpaceError, list_spaces, load_space, parse_space,
+    FIELDS, BUNDLED_DIR, Categorical, OrderedChoices, RandomTrial, SearchSettings, SpaceError, list_spaces,
+    load_space, parse_space,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -337,7 +338,6 @@ training:
 
 
 def test_ordered_true_makes_a_size_ladder_and_plain_lists_stay_categorical():
-    from gnnnas.space import Categorical, OrderedChoices
     space = space_from(SIZES)
     kinds = {d.name: type(d.distribution) for d in space.dimensions if d.declared}
     assert kinds["embedding_dim"] is OrderedChoices and kinds["heads"] is OrderedChoices
@@ -365,7 +365,6 @@ def test_ordered_needs_a_ladder_of_positive_integers(raw, message):
 
 
 def test_ordered_sizes_are_asked_on_a_log_scale_and_round_trip():
-    from dataclasses import replace
     space = space_from(SIZES)
     dist = space.dimension("embedding_dim").distribution
     assert dist.bounds == (11, 362)
@@ -376,7 +375,8 @@ def test_ordered_sizes_are_asked_on_a_log_scale_and_round_trip():
         trial = study.ask()
         spec = space.sample(trial)
         assert isinstance(trial.distributions["embedding_dim"], optuna.distributions.IntDistribution)
-        assert trial.distributions["embedding_dim"].log and spec.embedding_dim == dist.snap(trial.params["embedding_dim"])
+        drawn_int = trial.params["embedding_dim"]
+        assert trial.distributions["embedding_dim"].log and spec.embedding_dim == dist.snap(drawn_int)
         assert space.to_spec(trial.params) == spec
         params = space.params_of(spec)  # a size is enqueued as itself
         assert params["embedding_dim"] == spec.embedding_dim and space.to_spec(params) == spec
@@ -404,8 +404,6 @@ def test_a_uniform_draw_picks_each_size_about_equally_often():
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_tpe_explores_the_neighbouring_size_of_the_good_trials():
     """The reason sizes are ordered: from good trials at 32, TPE tries 64 more often than 128 or 256."""
-    from gnnnas.space import Categorical, OrderedChoices
-    from dataclasses import replace
     ordered = space_from(SIZES)
     unordered = replace(ordered, dimensions=tuple(
         replace(d, distribution=Categorical(d.distribution.choices)) if isinstance(d.distribution, OrderedChoices)

@@ -103,6 +103,6 @@ from gnnnas.space.trials import RandomTrial, ReplayTrial
 
 __all__ = [
     "BUNDLED_DIR", "Categorical", "Condition", "Dimension", "FIELDS", "Field", "Fixed", "FloatRange", "IntRange",
-    "OrderedChoices", "RandomTrial", "ReplayTrial", "SearchSettings", "SearchSpace", "SpaceError", "TrialLike", "bundled_path",
-    "list_spaces", "load_file", "load_space", "parse_space",
+    "OrderedChoices", "RandomTrial", "ReplayTrial", "SearchSettings", "SearchSpace", "SpaceError", "TrialLike",
+    "bundled_path", "list_spaces", "load_file", "load_space", "parse_space",
 ]

@@ -91,6 +91,7 @@ class OrderedChoices(Categorical):
 
     @property
     def bounds(self) -> tuple[int, int]:
+        """The integer range asked for: half a ladder step below the smallest size to half above the largest."""
         half = math.sqrt(self.choices[1] / self.choices[0])
         return max(1, round(self.choices[0] / half)), round(self.choices[-1] * half)
 
@@ -105,8 +106,8 @@ class OrderedChoices(Categorical):
         except ValueError:
             if not hasattr(trial, "study"):
                 raise
-            # An Optuna study recorded before sizes were ordered holds this name as a categorical,
-            # and Optuna keeps a parameter's kind for the whole study.
+            # The study recorded this field as a plain choice (its space said so then), and Optuna
+            # keeps a parameter's kind for the whole study.
             return trial.suggest_categorical(name, self.choices)
         return self.snap(value)
 
