@@ -27,6 +27,7 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from gnnnas.search.controllers.nni_space import nni_domains
 from gnnnas.search.controllers.optuna_controllers import TPEController
 from gnnnas.space import Categorical, OrderedChoices, SearchSpace, load_space
 
@@ -41,12 +42,7 @@ def with_ordered_sizes(space: SearchSpace) -> SearchSpace:
 
 def ordered_params(space: SearchSpace) -> dict[str, OrderedChoices]:
     """Trial parameter name -> its ordered-size distribution (per-layer names for every layer index)."""
-    out, depth = {}, max(space.dimension("num_layers").distribution.values())
-    for d in space.dimensions:
-        if isinstance(d.distribution, OrderedChoices):
-            names = [d.param_name(i) for i in range(depth)] if d.mode == "independent" else [d.param_name()]
-            out.update({n: d.distribution for n in names})
-    return out
+    return {name: dist for name, dist in nni_domains(space).items() if isinstance(dist, OrderedChoices)}
 
 
 def reencode(trial: FrozenTrial, ordered: dict[str, OrderedChoices]) -> FrozenTrial:

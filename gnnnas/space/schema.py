@@ -271,17 +271,20 @@ def _from_mapping(field: Field, raw: dict, path: KeyPath, source: Source) -> Dis
         if "choices" not in raw:
             source.fail(path, "ordered without choices; expected choices: [...] next to ordered: true")
         choices = _choices(field, raw["choices"], path + ("choices",), source)
-        ordered = raw.get("ordered", False)
-        if not isinstance(ordered, bool):
-            source.fail(path + ("ordered",), f"got {describe_value(ordered)}; expected true or false")
-        if not ordered:
-            return choices
-        if not OrderedChoices.applies(choices.choices):
-            source.fail(path + ("ordered",), f"choices {list(choices.choices)} are not sizes on a ladder; expected "
-                                             "3 or more positive integers, each the same multiple (> 1) of the one "
-                                             "before, e.g. [32, 64, 128]")
-        return OrderedChoices(choices.choices)
+        return _ordered(choices, raw.get("ordered", False), path + ("ordered",), source)
     return _range(field, raw, path, source)
+
+
+def _ordered(choices: Categorical, ordered: Any, path: KeyPath, source: Source) -> Categorical:
+    """``choices`` as a size ladder when ``ordered: true`` asks for one."""
+    if not isinstance(ordered, bool):
+        source.fail(path, f"got {describe_value(ordered)}; expected true or false")
+    if not ordered:
+        return choices
+    if not OrderedChoices.applies(choices.choices):
+        source.fail(path, f"choices {list(choices.choices)} are not sizes on a ladder; expected 3 or more positive "
+                          "integers, each the same multiple (> 1) of the one before, e.g. [32, 64, 128]")
+    return OrderedChoices(choices.choices)
 
 
 def _value(field: Field, raw: Any, path: KeyPath, source: Source) -> Any:
