@@ -115,7 +115,7 @@ def test_mapping_names_exactly_the_parameters_the_space_can_emit(name):
 
 def test_mapping_types():
     default = to_nni_space(load_space("default"))
-    assert default["training.lr"] == {"_type": "loguniform", "_value": [1e-4, 1e-2]}
+    assert default["training.lr"] == {"_type": "loguniform", "_value": [1e-3, 1e-2]}
     assert default["num_layers"] == {"_type": "randint", "_value": [0, 5]}  # NNI's upper bound is exclusive
     assert default["layer3.heads"] == {"_type": "choice", "_value": [1, 2, 4]}
     assert default["head_combine"]["_type"] == "choice"  # conditional dims are always exposed
