@@ -16,12 +16,21 @@ seed 0).
 
 Prints a Markdown table per dataset and design and appends one JSON line per
 model to experiments/out/lr_range.jsonl.
+
+    python experiments/lr_range.py --runs DIR [DIR ...]
+
+trains nothing: for each recorded search (a ``gnnnas search --out`` folder) it
+counts the completed candidates whose learning rate fell in each band of
+``--bands`` and prints the best and median validation value of each band.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
+import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,8 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT  # noqa: E402
 from scoring_ceiling import facts, lightgcn, load  # noqa: E402
 
+from optuna.trial import TrialState  # noqa: E402
+
 from gnnnas.models.spec import ArchSpec  # noqa: E402
 from gnnnas.pipeline import train_and_evaluate  # noqa: E402
+from gnnnas.search.api import open_folder  # noqa: E402
 from gnnnas.training import TrainConfig  # noqa: E402
 from gnnnas.training.trainer import TrainingDiverged  # noqa: E402
 
@@ -66,13 +78,40 @@ def best_within(history: list[dict], epochs: int, metric: str) -> float:
     return max(values, default=float("nan"))
 
 
+def bands_of_runs(runs: list[str], edges: list[float]) -> None:
+    """Per recorded search: completed trials by learning-rate band, with the band's best and median value."""
+    heads = [f"{lo:g} to {hi:g}" for lo, hi in zip(edges, edges[1:])]
+    print("| search | " + " | ".join(heads) + " |")
+    print("|---" * (len(heads) + 1) + "|")
+    for folder in runs:
+        study, _, _ = open_folder(folder)
+        values: list[list[float]] = [[] for _ in heads]
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            spec = t.user_attrs.get("spec")
+            if spec is None or t.value is None:
+                continue
+            band = bisect.bisect_right(edges, spec["training"]["lr"]) - 1
+            if 0 <= band < len(heads):
+                values[band].append(t.value)
+        cells = [f"{len(v)}: {max(v):.3f} / {statistics.median(v):.3f}" if v else "0" for v in values]
+        print(f"| {folder} | " + " | ".join(cells) + " |")
+    print("\n(completed trials in the band: best / median validation value)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", metavar="DIR", help="tabulate these recorded searches, train nothing")
+    parser.add_argument("--bands", default="1e-4,3e-4,1e-3,2e-3,4e-3,7e-3,1e-2",
+                        help="learning-rate band edges for --runs (a trial at the top edge counts in the top band)")
     parser.add_argument("--datasets", default="online-retail")
     parser.add_argument("--designs", default="mf-cosine-softmax,lightgcn1-dot-bpr")
     parser.add_argument("--lrs", default="2.5e-3,5e-3,1e-2,2e-2,4e-2,8e-2")
     parser.add_argument("--marks", default="10,20", help="epoch counts at which to read the best validation value")
     args = parser.parse_args()
+    if args.runs:
+        edges = [float(v) for v in args.bands.split(",")]
+        bands_of_runs(args.runs, edges[:-1] + [math.nextafter(edges[-1], math.inf)])
+        return
     metric, marks = "ndcg@20", [int(m) for m in args.marks.split(",")]
     lrs = [float(v) for v in args.lrs.split(",")]
     config = TrainConfig(epochs=max(marks), eval_every=2, patience=5, seed=0, progress=False)
