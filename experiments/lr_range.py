@@ -57,7 +57,7 @@ def _mf_cosine_softmax() -> ArchSpec:
     return ArchSpec.from_dict(spec)
 
 
-#: design name -> (ArchSpec at its search's lr, where it won)
+#: design name -> (the winner's ArchSpec at the lr it won with, where it won)
 DESIGNS = {
     "mf-cosine-softmax": (_mf_cosine_softmax, "search-efficiency winner, online-retail"),
     # space_vs_lightgcn.py online-retail seed 0, LightGCN space's winner (cd7acb5): 1 layer, 128, dot, BPR
@@ -105,7 +105,7 @@ def main() -> None:
                         help="learning-rate band edges for --runs (a trial at the top edge counts in the top band)")
     parser.add_argument("--datasets", default="online-retail")
     parser.add_argument("--designs", default="mf-cosine-softmax,lightgcn1-dot-bpr")
-    parser.add_argument("--lrs", default="2.5e-3,5e-3,1e-2,2e-2,4e-2,8e-2")
+    parser.add_argument("--lrs", default="1e-3,2.5e-3,5e-3,1e-2,2e-2,4e-2,8e-2")
     parser.add_argument("--marks", default="10,20", help="epoch counts at which to read the best validation value")
     args = parser.parse_args()
     if args.runs:
@@ -136,7 +136,8 @@ def main() -> None:
                 else:
                     res = report.result
                     row.update({f"val_within_{m}": best_within(res.history, m, f"val_{metric}") for m in marks})
-                    row.update(best_epoch=res.best_epoch, test=report.test[metric], epoch_seconds=res.median_epoch_seconds)
+                    row.update(best_epoch=res.best_epoch, test=report.test[metric],
+                               epoch_seconds=res.median_epoch_seconds)
                     print(f"| {lr:g} | " + " | ".join(f"{row[f'val_within_{m}']:.4f}" for m in marks) +
                           f" | {res.best_epoch} | {row['test']:.4f} | {res.median_epoch_seconds:.2f} |", flush=True)
                 row["seconds"] = time.perf_counter() - started
