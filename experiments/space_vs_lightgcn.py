@@ -51,7 +51,9 @@ gowalla-6000 once (seconds): about 18 minutes.
 
 Prints Markdown tables; appends one JSON line per search and one summary line
 to experiments/out/space_vs_lightgcn.jsonl. ``--report-only`` rebuilds the
-tables from the run folders without searching.
+tables from the run folders without searching; ``--search-only SPACE``
+searches one space and reads the other's existing folder (for a change that
+touches only one of them).
 """
 
 from __future__ import annotations
@@ -113,10 +115,15 @@ def main() -> None:
                         help="the searches' --final-distinct: one finalist per architecture")
     add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
+    parser.add_argument("--search-only", metavar="SPACE", default=None,
+                        help="search only this space; read the other's existing run folder (a change that only "
+                             "touches one space need not re-run the other)")
     args = parser.parse_args()
     datasets, spaces = args.datasets.split(","), args.spaces.split(",")
     if len(spaces) != 2:
         raise SystemExit("--spaces: expected two spaces, CHALLENGER,REFERENCE")
+    if args.search_only not in (None, *spaces):
+        raise SystemExit(f"--search-only: expected one of {', '.join(spaces)}, got {args.search_only!r}")
     max_epochs = args.max_epochs or None
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -126,7 +133,7 @@ def main() -> None:
         for space in spaces:
             out = run_dir(dataset, space, args.seed)
             seconds = 0.0
-            if not args.report_only:
+            if not args.report_only and args.search_only in (None, space):
                 print(f"{dataset} / {space}: searching {args.budget:g} s ...", file=sys.stderr, flush=True)
                 seconds = run_search(out, space=space, data=source, controller=args.controller, pruner=args.pruner,
                                      seed=args.seed, timeout=args.budget, trials=args.trials, max_epochs=max_epochs,
@@ -152,6 +159,8 @@ def main() -> None:
     if not args.report_only:  # --report-only reads the runs again: no duplicate records
         with open(OUT / "space_vs_lightgcn.jsonl", "a") as fh:
             for (dataset, space), run in runs.items():
+                if args.search_only not in (None, space):  # read, not searched: recorded by its own run
+                    continue
                 f = run.final
                 fh.write(json.dumps({
                     "kind": "run", "dataset": dataset, "space": space, "seed": args.seed, "budget": args.budget,

@@ -93,7 +93,7 @@ def test_console_script_exit_code(tmp_path):
     assert proc.stderr.count("\n") == 1 and "missing.csv" in proc.stderr
 
 
-@pytest.mark.parametrize("preset", ["mf", "lightgcn", "ngcf", "gcn", "sage", "gin", "gat"])
+@pytest.mark.parametrize("preset", ["mf", "mf-ssm", "lightgcn", "ngcf", "gcn", "sage", "gin", "gat"])
 def test_every_preset_trains_from_the_cli_and_beats_popularity(capsys, tiny_csv, preset):
     common = ["--data", str(tiny_csv), "--json", "--quiet"]
     _, out, _ = run(capsys, "train", "--arch", "popularity", *common)

@@ -239,12 +239,15 @@ def test_lightgcn_preset_is_the_engine_lightgcn(tiny_dataset):
 # --- presets ------------------------------------------------------------------------------------------
 
 def test_presets_are_valid_and_described():
-    assert {"mf", "lightgcn", "ngcf", "gcn", "sage", "gin", "gat"} <= set(PRESETS)
+    assert {"mf", "mf-ssm", "lightgcn", "ngcf", "gcn", "sage", "gin", "gat"} <= set(PRESETS)
     for name, preset in PRESETS.items():
         assert preset.name == name and preset.description
         assert ArchSpec.from_json(preset.spec.to_json()) == preset.spec
         assert preset.spec.embedding_dim == 64
     assert PRESETS["mf"].spec.num_layers == 0
+    ssm = PRESETS["mf-ssm"].spec
+    assert ssm.num_layers == 0 and ssm.scoring == "cosine"
+    assert (ssm.training.loss, ssm.training.shared_negatives) == ("softmax", 256)
     assert PRESETS["lightgcn"].spec.is_linear
     assert [l.aggregator for l in PRESETS["ngcf"].spec.layers] == ["ngcf"] * 3
     assert PRESETS["ngcf"].spec.combination == "concat"

@@ -68,7 +68,8 @@ def test_presets_space_answers_with_the_preset_parameter():
 
 def test_bundled_spaces_declare_their_initial_design():
     fast = (("lr", 5e-3),)
-    assert load_space("default").search.initial == (InitialPoint("lightgcn", fast), InitialPoint("mf", fast))
+    assert load_space("default").search.initial == (InitialPoint("lightgcn", fast), InitialPoint("mf", fast),
+                                                     InitialPoint("mf-ssm", fast))
     assert load_space("lightgcn").search.initial == (InitialPoint("lightgcn", fast),)
     assert load_space("tiny").search.initial == ()
 

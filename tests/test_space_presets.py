@@ -178,7 +178,7 @@ HEAD = "name: bad\ndescription: broken presets\n"
 
 @pytest.mark.parametrize("text, line, key, fragments", [
     (HEAD + "presets: [mf, transformr]\n", 3, "presets[1]",
-     ["unknown preset 'transformr'", "expected one of mf, lightgcn, ngcf, gcn, sage, gin, gat"]),
+     ["unknown preset 'transformr'", "expected one of mf, mf-ssm, lightgcn, ngcf, gcn, sage, gin, gat"]),
     (HEAD + "presets:\n  - mf\n  - transformr\n", 5, "presets[1]", ["unknown preset 'transformr'"]),
     (HEAD + "presets: []\n", 3, "presets", ["non-empty list"]),
     (HEAD + "presets:\n  - gat\n  - mf\n  - gat\n", 6, "presets[2]", ["'gat' is listed twice"]),
@@ -212,7 +212,7 @@ def test_bundled_presets_space():
     space = load_space("presets")
     assert space.name == "presets" and space.presets == tuple(PRESETS) and not space.searched
     assert space.description == "The named paper architectures as fixed points - compare the classics"
-    assert space.count() == 7 == brute_force(space)
+    assert space.count() == 8 == brute_force(space)
     specs = {spec.key() for spec in space.sample_random(100, seed=0)}
     assert specs == {p.spec.key() for p in PRESETS.values()}
 
@@ -220,7 +220,7 @@ def test_bundled_presets_space():
 def test_space_show_lists_presets(capsys, tmp_path):
     assert main(["space", "show", "presets"]) == 0
     out = capsys.readouterr().out
-    assert "7 (presets only)" in out
+    assert "8 (presets only)" in out
     for name, preset in PRESETS.items():
         assert any(line.startswith(name + " ") and preset.description in line for line in out.splitlines())
     assert "DIMENSION" not in out and "max_epochs" in out
@@ -237,7 +237,7 @@ def test_spaces_count_includes_presets(capsys):
     assert main(["spaces"]) == 0
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if l.startswith("presets "))
-    assert " 7 " in line and "float dims" not in line
+    assert " 8 " in line and "float dims" not in line
 
 
 def test_space_sample_draws_presets(capsys):
