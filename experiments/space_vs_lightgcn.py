@@ -130,7 +130,7 @@ def main() -> None:
     runs: dict[tuple[str, str], Run] = {}
     for dataset in datasets:
         source = data_source(dataset)
-        for space in spaces:
+        for space in sorted(spaces, key=lambda s: s != args.search_only):  # the searched one first
             out = run_dir(dataset, space, args.seed)
             seconds = 0.0
             if not args.report_only and args.search_only in (None, space):
