@@ -33,8 +33,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     _preset("mf", "BPR matrix factorisation (Rendle et al. 2009): ID embeddings, no propagation",
             embedding_dim=64, layers=(), training=_LIGHTGCN_TRAINING),
     # Wu et al. ("On the Effectiveness of Sampled Softmax Loss for Item Recommendation", TOIS 2024) train
-    # MF with sampled softmax over cosine scores and a temperature, and find it level with LightGCN on
-    # most of their datasets; 256 negatives shared by the mini-batch cost one matrix product.
+    # MF with sampled softmax over cosine scores and a temperature and find it competitive with LightGCN;
+    # 256 negatives shared by the mini-batch cost one matrix product.
     _preset("mf-ssm", "Sampled-softmax MF (Wu et al. 2024): ID embeddings, cosine scores at temperature 0.2, "
             "softmax over each pair's negative and 256 shared by the mini-batch",
             embedding_dim=64, layers=(), scoring="cosine",
