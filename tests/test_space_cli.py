@@ -33,7 +33,7 @@ def test_space_show_prints_dimensions_and_search_settings(capsys):
     assert "aggregator in [gat, gatv2]" in heads
     hidden = next(l for l in out.splitlines() if l.startswith("hidden "))
     assert "shared" in hidden and "(implied)" in hidden
-    assert "0.0001..0.01 log" in out and "0..4" in out
+    assert "0.001..0.01 log" in out and "0..4" in out
     assert "max_epochs 100" in out and "metric ndcg@20" in out
     assert "148,840,851,888" in out
 
