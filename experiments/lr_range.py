@@ -50,27 +50,23 @@ from gnnnas.training.trainer import TrainingDiverged  # noqa: E402
 RESULTS = OUT / "lr_range.jsonl"
 
 
-def _mf_cosine_softmax() -> ArchSpec:
-    # search_efficiency.py seed 0's winner (package code of cd7acb5): MF, 128, cosine, softmax + 256 shared
-    spec = lightgcn(0, 128, "cosine", 6.34e-3, 2.21e-6).to_dict()
-    spec["training"].update(batch_size=1024, loss="softmax", shared_negatives=256)
-    return ArchSpec.from_dict(spec)
+def with_training(spec: ArchSpec, **training) -> ArchSpec:
+    data = spec.to_dict()
+    data["training"].update(training)
+    return ArchSpec.from_dict(data)
 
 
 #: design name -> (the winner's ArchSpec at the lr it won with, where it won)
 DESIGNS = {
-    "mf-cosine-softmax": (_mf_cosine_softmax, "search-efficiency winner, online-retail"),
+    # search_efficiency.py seed 0's winner (package code of cd7acb5): MF, 128, cosine, softmax + 256 shared
+    "mf-cosine-softmax": (with_training(lightgcn(0, 128, "cosine", 6.34e-3, 2.21e-6), batch_size=1024,
+                                        loss="softmax", shared_negatives=256),
+                          "search-efficiency winner, online-retail"),
     # space_vs_lightgcn.py online-retail seed 0, LightGCN space's winner (cd7acb5): 1 layer, 128, dot, BPR
-    "lightgcn1-dot-bpr": (lambda: lightgcn(1, 128, "dot", 9.62e-3, 2.77e-3), "LightGCN-space winner, online-retail"),
+    "lightgcn1-dot-bpr": (lightgcn(1, 128, "dot", 9.62e-3, 2.77e-3), "LightGCN-space winner, online-retail"),
     # space_vs_lightgcn.py gowalla-6000 seed 0, LightGCN space's winner (ec42a9c): 2 layers, 128, dot, BPR
-    "lightgcn2-dot-bpr": (lambda: lightgcn(2, 128, "dot", 9.78e-3, 2.84e-4), "LightGCN-space winner, gowalla-6000"),
+    "lightgcn2-dot-bpr": (lightgcn(2, 128, "dot", 9.78e-3, 2.84e-4), "LightGCN-space winner, gowalla-6000"),
 }
-
-
-def with_lr(spec: ArchSpec, lr: float) -> ArchSpec:
-    data = spec.to_dict()
-    data["training"]["lr"] = lr
-    return ArchSpec.from_dict(data)
 
 
 def best_within(history: list[dict], epochs: int, metric: str) -> float:
@@ -119,8 +115,7 @@ def main() -> None:
     for data in args.datasets.split(","):
         ds = load(data)
         for name in args.designs.split(","):
-            make, origin = DESIGNS[name]
-            base = make()
+            base, origin = DESIGNS[name]
             print(f"### {data}: {name} ({origin}; {base})\n")
             print("| lr | " + " | ".join(f"best val within {m} epochs" for m in marks) +
                   " | best epoch | test NDCG@20 | s/epoch |")
@@ -129,7 +124,7 @@ def main() -> None:
                 started = time.perf_counter()
                 row = {"dataset": data, "design": name, "lr": lr, "machine": facts()[0], "commit": facts()[1]}
                 try:
-                    report = train_and_evaluate(ds, with_lr(base, lr), config)
+                    report = train_and_evaluate(ds, with_training(base, lr=lr), config)
                 except TrainingDiverged as e:  # a diverging lr (NaN loss) fails as a search trial would
                     row.update(error=str(e))
                     print(f"| {lr:g} | failed: {e} |", flush=True)
