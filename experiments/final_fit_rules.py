@@ -1,15 +1,20 @@
 """Same search, two ways to pick the final fit's finalists: the N best trials vs. one per architecture.
 
-``--final-fit N`` retrains the N best completed trials; ``--final-distinct``
-retrains the best trial of each of the N best architectures instead (a trial
-whose spec, training knobs aside, equals a better finalist's is passed over).
-This script asks which rule gives the better ``best/`` on the same search.
+``--final-fit N --no-final-distinct`` retrains the N best completed trials;
+``--final-distinct`` (the default since the Gowalla run of RESULTS.md,
+"Gowalla-6000 seed 0 under the current code") retrains the best trial of each
+of the N best architectures instead (a trial whose spec, training knobs
+aside, equals a better finalist's is passed over). This script asks which
+rule gives the better ``best/`` on the same search: it finishes a copy of
+each folder with the rule ``--other`` names (``distinct``, the default, for
+folders searched with the N best trials; ``top`` for folders searched with
+one per architecture).
 
 For each search folder given (one written by ``gnnnas search --final-fit N``,
 e.g. by ``space_vs_lightgcn.py``), it copies the folder to
-``<folder>-distinct``, drops the copy's final-fit records and weights, and
-runs the exact command a user would to finish a finished search with the
-other rule:
+``<folder>-distinct`` (or ``-top``), drops the copy's final-fit records and
+weights, and runs the exact command a user would to finish a finished search
+with the other rule:
 
     gnnnas worker --storage sqlite:///<copy>/study.db --study NAME --out <copy> --trials <finished>
                   --final-fit N --final-distinct --final-epochs E --final-timeout S --device cpu --quiet
@@ -50,9 +55,9 @@ from gnnnas.search.final_fit import FINAL_ATTR, FINAL_WEIGHTS  # noqa: E402
 RESULTS = OUT / "final_fit_rules.jsonl"
 
 
-def fresh_copy(folder: Path) -> Path:
-    """``<folder>-distinct``: the search as it finished, without any final fit."""
-    copy = folder.with_name(folder.name + "-distinct")
+def fresh_copy(folder: Path, other: str) -> Path:
+    """``<folder>-<other>``: the search as it finished, without any final fit."""
+    copy = folder.with_name(f"{folder.name}-{other}")
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(folder, copy)
@@ -64,11 +69,12 @@ def fresh_copy(folder: Path) -> Path:
     return copy
 
 
-def finish_distinct(copy: Path, args: argparse.Namespace) -> float:
+def finish(copy: Path, args: argparse.Namespace) -> float:
     study, _, _ = open_folder(copy, storage=f"sqlite:///{copy / 'study.db'}")
     cmd = [sys.executable, "-m", "gnnnas", "worker", "--storage", f"sqlite:///{copy / 'study.db'}",
            "--study", study.study_name, "--out", str(copy), "--trials", str(counts(study)[0]),
-           "--final-fit", str(args.final_fit), "--final-distinct", "--device", "cpu", "--quiet"]
+           "--final-fit", str(args.final_fit), "--final-distinct" if args.other == "distinct" else "--no-final-distinct",
+           "--device", "cpu", "--quiet"]
     if args.final_epochs is not None:
         cmd += ["--final-epochs", str(args.final_epochs)]
     if args.final_timeout is not None:
@@ -106,19 +112,22 @@ def main() -> None:
     parser.add_argument("--final-fit", type=int, required=True, metavar="N")
     parser.add_argument("--final-timeout", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--final-epochs", type=int, default=None, metavar="E")
-    parser.add_argument("--report-only", action="store_true", help="read the existing -distinct copies")
+    parser.add_argument("--other", choices=("distinct", "top"), default="distinct",
+                        help="the rule the copy is finished with (default distinct; the folders ran the other)")
+    parser.add_argument("--report-only", action="store_true", help="read the existing -distinct (-top) copies")
     args = parser.parse_args()
     host, commit = machine(), git_commit()
     print(f"Machine: {host}; commit {commit}; --final-fit {args.final_fit} --final-epochs {args.final_epochs} "
           f"--final-timeout {args.final_timeout}\n")
     for folder in args.folders:
-        copy = folder.with_name(folder.name + "-distinct")
+        copy = folder.with_name(f"{folder.name}-{args.other}")
         seconds = None
         if not args.report_only:
-            copy = fresh_copy(folder)
-            seconds = finish_distinct(copy, args)
+            copy = fresh_copy(folder, args.other)
+            seconds = finish(copy, args)
         print(f"### {folder.name}\n")
-        for rule, path in (("top N", folder), ("one per architecture", copy)):
+        rules = (("top N", folder), ("one per architecture", copy))
+        for rule, path in (rules if args.other == "distinct" else ((r, p) for (r, _), p in zip(rules, (copy, folder)))):
             summary, rows = describe(path)
             print(f"- {rule}: best/ = trial {summary['winner']}, val {fmt(summary['val'])} / test "
                   f"{fmt(summary['test'])} NDCG@20" + (f" ({seconds:.0f} s)" if seconds and path == copy else ""))

@@ -116,7 +116,7 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
                trial_timeout: float | None = None, initial: str | None = None, prune_by: str | None = None,
                extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu",
                final_fit: int = 0, final_timeout: float | None = None, final_epochs: int | None = None,
-               final_distinct: bool = False) -> float:
+               final_distinct: bool | None = None) -> float:
     """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
 
     ``hard_stop``: if the process still runs ``timeout + hard_stop`` seconds after it started (start-up and
@@ -146,8 +146,8 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
             cmd += ["--final-timeout", f"{final_timeout:g}"]
         if final_epochs is not None:
             cmd += ["--final-epochs", str(final_epochs)]
-        if final_distinct:
-            cmd += ["--final-distinct"]
+        if final_distinct is not None:  # None: gnnnas's default rule (one finalist per architecture)
+            cmd += ["--final-distinct" if final_distinct else "--no-final-distinct"]
     cmd += list(extra)
     wait = None if hard_stop is None else timeout + (final_timeout or 0) + hard_stop
     log = out.with_name(out.name + ".log")

@@ -111,8 +111,9 @@ def main() -> None:
                         help="the searches' --final-timeout (seconds after --budget)")
     parser.add_argument("--final-epochs", type=int, default=None, metavar="E",
                         help="the searches' --final-epochs (default: --max-epochs)")
-    parser.add_argument("--final-distinct", action="store_true",
-                        help="the searches' --final-distinct: one finalist per architecture")
+    parser.add_argument("--final-distinct", action=argparse.BooleanOptionalAction, default=None,
+                        help="the searches' --final-distinct (one finalist per architecture, gnnnas's default) or "
+                             "--no-final-distinct (the N best trials)")
     add_search_options(parser)
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     parser.add_argument("--search-only", metavar="SPACE", default=None,
@@ -181,7 +182,7 @@ def main() -> None:
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
           f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}"
-          + (f", final fit of the {args.final_fit} best{' architectures' if args.final_distinct else ''} "
+          + (f", final fit of the {args.final_fit} best{' architectures' if args.final_distinct is not False else ' trials'} "
              f"for up to {args.final_epochs or max_epochs or 'the space'} "
              f"epochs within {args.final_timeout or 'unlimited'} s" if args.final_fit
              else "") + "\n")

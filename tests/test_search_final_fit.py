@@ -174,25 +174,26 @@ def test_distinct_finalists_are_the_best_trial_of_each_of_the_best_architectures
     assert [t.number for t in finalists(study, 10, distinct=True)] == [0, 3, 4, 5]
 
 
-def test_distinct_final_fit_retrains_one_finalist_per_architecture(tiny_csv, tmp_path):
+def test_the_final_fit_retrains_one_finalist_per_architecture_by_default(tiny_csv, tmp_path):
     # Only the learning rate varies: every trial is the same architecture, so one finalist of the 2 asked for.
     one_arch = SMALL.replace("search: {max_epochs: 3, patience: 3}", "search: {max_epochs: 6, patience: 3}") \
         .replace("embedding_dim: [8, 16]", "embedding_dim: 8").replace("combination: [mean, sum]", "combination: mean") \
         .replace("num_layers: {low: 0, high: 1}", "num_layers: 1").replace("aggregator: [lightgcn, gcn]",
                                                                             "aggregator: gcn")
     space = write_space(tmp_path, one_arch, name="onearch")
-    result = search(tiny_csv, space, tmp_path / "run", trials=3, final_fit=2, final_distinct=True)
+    result = search(tiny_csv, space, tmp_path / "run", trials=3, final_fit=2)  # one per architecture: the default
     complete = [t for t in result.study.get_trials() if t.state == TrialState.COMPLETE]
     assert len({t.params["training.lr"] for t in complete}) == 3  # three trials, one architecture
     best = max(complete, key=lambda t: (t.value, -t.number))
     assert list(records(result.study)) == [best.number]
-    plain = search(tiny_csv, space, tmp_path / "plain", trials=3, final_fit=2)
+    plain = search(tiny_csv, space, tmp_path / "plain", trials=3, final_fit=2, final_distinct=False)
     assert len(records(plain.study)) == 2
 
 
 @pytest.mark.parametrize("kw, fragment", [
     ({"final_fit": -1}, "--final-fit -1"),
     ({"final_distinct": True}, "--final-distinct"),
+    ({"final_distinct": False}, "--final-distinct"),
     ({"final_fit": 1, "final_epochs": 0}, "--final-epochs 0"),
     ({"final_fit": 1, "final_timeout": 0}, "--final-timeout 0"),
     ({"final_timeout": 30.0}, "--final-fit N"),
@@ -224,9 +225,10 @@ def test_command_line_final_fit_export_and_leaderboard(capsys, tiny_csv, space, 
     code, _, err = run(capsys, "search", "--space", space, "--data", tiny_csv, "--out", tmp_path / "never",
                        "--final-epochs", 3)
     assert_one_line_error(code, err, "--final-epochs", "--final-fit N")
-    code, _, err = run(capsys, "search", "--space", space, "--data", tiny_csv, "--out", tmp_path / "never",
-                       "--final-distinct")
-    assert_one_line_error(code, err, "--final-distinct", "--final-fit N")
+    for flag in ("--final-distinct", "--no-final-distinct"):
+        code, _, err = run(capsys, "search", "--space", space, "--data", tiny_csv, "--out", tmp_path / "never",
+                           flag)
+        assert_one_line_error(code, err, "--final-distinct", "--final-fit N")
     assert not (tmp_path / "never").exists()
 
 

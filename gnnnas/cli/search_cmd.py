@@ -126,15 +126,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _final_fit_arguments(p: argparse.ArgumentParser) -> None:
     f = p.add_argument_group("final fit")
     f.add_argument("--final-fit", type=int, default=0, metavar="N",
-                   help="after the search, retrain the N best trials without --trial-timeout (early stopping on "
-                        "validation) and export the best of them and the search's best (default 0: none)")
+                   help="after the search, retrain the best trials of the N best architectures without "
+                        "--trial-timeout (early stopping on validation) and export the best of them and the "
+                        "search's best (default 0: none)")
     f.add_argument("--final-epochs", type=int, default=None, metavar="E",
                    help="epochs per finalist (default: --max-epochs)")
     f.add_argument("--final-timeout", type=float, default=None, metavar="SECONDS",
                    help="seconds for the whole final fit, after --timeout (default: no limit)")
-    f.add_argument("--final-distinct", action="store_true",
+    f.add_argument("--final-distinct", action=argparse.BooleanOptionalAction, default=None,
                    help="one finalist per architecture: the best trials of the N best architectures, not N "
-                        "near-copies that differ only in training knobs (lr, L2, batch size, negatives)")
+                        "near-copies that differ only in training knobs (lr, L2, batch size, negatives); the "
+                        "default with --final-fit. --no-final-distinct: the N best trials")
 
 
 # --- commands -------------------------------------------------------------------

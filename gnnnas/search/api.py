@@ -251,7 +251,7 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
            objectives: str | Sequence[str] | None = None, max_latency_ms: float | None = None,
            max_params: int | None = None, initial: str | Sequence[str] | None = None,
            final_fit: int = 0, final_epochs: int | None = None, final_timeout: float | None = None,
-           final_distinct: bool = False, warm_up: str | None = None,
+           final_distinct: bool | None = None, warm_up: str | None = None,
            **data_options: Any) -> SearchResult:
     """Search ``space`` on ``data`` with ``controller``; continue the study if it exists already.
 
@@ -290,9 +290,9 @@ def search(space: str | Path = "default", data: str | Path | None = None, contro
     without ``trial_timeout``, for up to ``final_epochs`` (default
     ``max_epochs``) with early stopping, within ``final_timeout`` seconds in
     all (after ``timeout``); ``best/`` is the best of them and the search's
-    best trial on validation (:mod:`gnnnas.search.final_fit`). With
-    ``final_distinct`` the finalists are the best trials of the N best
-    architectures (no two differing only in training knobs).
+    best trial on validation (:mod:`gnnnas.search.final_fit`). The finalists
+    are the best trials of the N best architectures (no two differing only in
+    training knobs); ``final_distinct=False`` takes the N best trials instead.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _check_positive_int("--trials", trials)
@@ -385,7 +385,7 @@ def join(storage: str, study: str, trials: int | None = None, device: str = "aut
          quiet: bool = True, data: str | Path | None = None, timeout: float | None = None,
          keep_weights: int = 3, export: bool = True, threads: int | None = None, final_fit: int = 0,
          final_epochs: int | None = None, final_timeout: float | None = None,
-         final_distinct: bool = False) -> SearchResult:
+         final_distinct: bool | None = None) -> SearchResult:
     """Add this process as a worker to the existing study ``study`` in ``storage``.
 
     Space, data, metric, controller, pruner, budget and training settings come
