@@ -73,8 +73,8 @@ def finish(copy: Path, args: argparse.Namespace) -> float:
     study, _, _ = open_folder(copy, storage=f"sqlite:///{copy / 'study.db'}")
     cmd = [sys.executable, "-m", "gnnnas", "worker", "--storage", f"sqlite:///{copy / 'study.db'}",
            "--study", study.study_name, "--out", str(copy), "--trials", str(counts(study)[0]),
-           "--final-fit", str(args.final_fit), "--final-distinct" if args.other == "distinct" else "--no-final-distinct",
-           "--device", "cpu", "--quiet"]
+           "--final-fit", str(args.final_fit),
+           "--final-distinct" if args.other == "distinct" else "--no-final-distinct", "--device", "cpu", "--quiet"]
     if args.final_epochs is not None:
         cmd += ["--final-epochs", str(args.final_epochs)]
     if args.final_timeout is not None:
@@ -126,8 +126,8 @@ def main() -> None:
             copy = fresh_copy(folder, args.other)
             seconds = finish(copy, args)
         print(f"### {folder.name}\n")
-        rules = (("top N", folder), ("one per architecture", copy))
-        for rule, path in (rules if args.other == "distinct" else ((r, p) for (r, _), p in zip(rules, (copy, folder)))):
+        top_n, distinct = (folder, copy) if args.other == "distinct" else (copy, folder)
+        for rule, path in (("top N", top_n), ("one per architecture", distinct)):
             summary, rows = describe(path)
             print(f"- {rule}: best/ = trial {summary['winner']}, val {fmt(summary['val'])} / test "
                   f"{fmt(summary['test'])} NDCG@20" + (f" ({seconds:.0f} s)" if seconds and path == copy else ""))

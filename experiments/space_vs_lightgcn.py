@@ -182,7 +182,8 @@ def main() -> None:
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
           f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}"
-          + (f", final fit of the {args.final_fit} best{' architectures' if args.final_distinct is not False else ' trials'} "
+          + (f", final fit of the {args.final_fit} best "
+             f"{'trials' if args.final_distinct is False else 'architectures'} "
              f"for up to {args.final_epochs or max_epochs or 'the space'} "
              f"epochs within {args.final_timeout or 'unlimited'} s" if args.final_fit
              else "") + "\n")

@@ -181,7 +181,7 @@ def test_the_final_fit_retrains_one_finalist_per_architecture_by_default(tiny_cs
         .replace("num_layers: {low: 0, high: 1}", "num_layers: 1").replace("aggregator: [lightgcn, gcn]",
                                                                             "aggregator: gcn")
     space = write_space(tmp_path, one_arch, name="onearch")
-    result = search(tiny_csv, space, tmp_path / "run", trials=3, final_fit=2)  # one per architecture: the default
+    result = search(tiny_csv, space, tmp_path / "run", trials=3, final_fit=2)  # default: one per architecture
     complete = [t for t in result.study.get_trials() if t.state == TrialState.COMPLETE]
     assert len({t.params["training.lr"] for t in complete}) == 3  # three trials, one architecture
     best = max(complete, key=lambda t: (t.value, -t.number))
