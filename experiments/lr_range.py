@@ -41,7 +41,7 @@ from scoring_ceiling import facts, lightgcn, load  # noqa: E402
 
 from optuna.trial import TrialState  # noqa: E402
 
-from gnnnas.models.spec import ArchSpec  # noqa: E402
+from gnnnas.models.registry import override  # noqa: E402
 from gnnnas.pipeline import train_and_evaluate  # noqa: E402
 from gnnnas.search.api import open_folder  # noqa: E402
 from gnnnas.training import TrainConfig  # noqa: E402
@@ -50,17 +50,11 @@ from gnnnas.training.trainer import TrainingDiverged  # noqa: E402
 RESULTS = OUT / "lr_range.jsonl"
 
 
-def with_training(spec: ArchSpec, **training) -> ArchSpec:
-    data = spec.to_dict()
-    data["training"].update(training)
-    return ArchSpec.from_dict(data)
-
-
 #: design name -> (the winner's ArchSpec at the lr it won with, where it won)
 DESIGNS = {
     # search_efficiency.py seed 0's winner (package code of cd7acb5): MF, 128, cosine, softmax + 256 shared
-    "mf-cosine-softmax": (with_training(lightgcn(0, 128, "cosine", 6.34e-3, 2.21e-6), batch_size=1024,
-                                        loss="softmax", shared_negatives=256),
+    "mf-cosine-softmax": (override(lightgcn(0, 128, "cosine", 6.34e-3, 2.21e-6), batch_size=1024,
+                                   loss="softmax", shared_negatives=256),
                           "search-efficiency winner, online-retail"),
     # space_vs_lightgcn.py online-retail seed 0, LightGCN space's winner (cd7acb5): 1 layer, 128, dot, BPR
     "lightgcn1-dot-bpr": (lightgcn(1, 128, "dot", 9.62e-3, 2.77e-3), "LightGCN-space winner, online-retail"),
@@ -124,7 +118,7 @@ def main() -> None:
                 started = time.perf_counter()
                 row = {"dataset": data, "design": name, "lr": lr, "machine": facts()[0], "commit": facts()[1]}
                 try:
-                    report = train_and_evaluate(ds, with_training(base, lr=lr), config)
+                    report = train_and_evaluate(ds, override(base, lr=lr), config)
                 except TrainingDiverged as e:  # a diverging lr (NaN loss) fails as a search trial would
                     row.update(error=str(e))
                     print(f"| {lr:g} | failed: {e} |", flush=True)

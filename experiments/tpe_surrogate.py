@@ -43,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
-from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -108,7 +108,37 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, leaf: int) -> tuple[An
     return model.fit(x, y), float(r2)
 
 
-class StratifiedStartup(BaseSampler):
+class Overriding(BaseSampler):
+    """``base``'s proposals, except on the trials :meth:`overrides` picks, whose values :meth:`draw` gives."""
+
+    def __init__(self, base: BaseSampler) -> None:
+        self.base = base
+
+    def overrides(self, trial: optuna.trial.FrozenTrial) -> bool:
+        raise NotImplementedError
+
+    def draw(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def infer_relative_search_space(self, study, trial):  # type: ignore[no-untyped-def]
+        return {} if self.overrides(trial) else self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
+        return {} if self.overrides(trial) else self.base.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
+        if self.overrides(trial):
+            return self.draw(study, trial, name, dist)
+        return self.base.sample_independent(study, trial, name, dist)
+
+    def before_trial(self, study, trial):  # type: ignore[no-untyped-def]
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+        self.base.after_trial(study, trial, state, values)
+
+
+class StratifiedStartup(Overriding):
     """The first ``n`` trials from per-parameter balanced sequences (Latin-hypercube-like), then ``base``.
 
     Each choice parameter cycles through shuffled rounds of its values, each
@@ -117,20 +147,13 @@ class StratifiedStartup(BaseSampler):
     """
 
     def __init__(self, base: BaseSampler, seed: int, n: int = 10) -> None:
-        self.base, self.seed, self.n = base, seed, n
+        super().__init__(base)
+        self.seed, self.n = seed, n
 
-    def _startup(self, trial: optuna.trial.FrozenTrial) -> bool:
+    def overrides(self, trial: optuna.trial.FrozenTrial) -> bool:
         return trial.number < self.n
 
-    def infer_relative_search_space(self, study, trial):  # type: ignore[no-untyped-def]
-        return {} if self._startup(trial) else self.base.infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
-        return {} if self._startup(trial) else self.base.sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
-        if not self._startup(trial):
-            return self.base.sample_independent(study, trial, name, dist)
+    def draw(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
         k = sum(1 for t in study.get_trials(deepcopy=False) if t.number < trial.number and name in t.params)
         rng = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
         if isinstance(dist, (CategoricalDistribution, IntDistribution)):
@@ -144,35 +167,27 @@ class StratifiedStartup(BaseSampler):
         x = lo + u * (hi - lo)
         return float(math.exp(x) if dist.log else x)
 
-    def before_trial(self, study, trial):  # type: ignore[no-untyped-def]
-        self.base.before_trial(study, trial)
 
-    def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
-        self.base.after_trial(study, trial, state, values)
-
-
-class RandomFraction(StratifiedStartup):
+class RandomFraction(Overriding):
     """``base``, except every ``every``-th trial after ``n`` is a uniform random draw (BOHB's random fraction)."""
 
     def __init__(self, base: BaseSampler, seed: int, every: int = 3, n: int = 10) -> None:
-        super().__init__(base, seed, n)
-        self.every, self.random = every, RandomSampler(seed=seed + 7919)
+        super().__init__(base)
+        self.every, self.n, self.random = every, n, RandomSampler(seed=seed + 7919)
 
-    def _startup(self, trial: optuna.trial.FrozenTrial) -> bool:
+    def overrides(self, trial: optuna.trial.FrozenTrial) -> bool:
         return trial.number >= self.n and trial.number % self.every == self.every - 1
 
-    def sample_independent(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
-        if not self._startup(trial):
-            return self.base.sample_independent(study, trial, name, dist)
+    def draw(self, study, trial, name, dist):  # type: ignore[no-untyped-def]
         return self.random.sample_independent(study, trial, name, dist)
 
 
-def tpe(seed: int, **kw: Any) -> TPESampler:
-    kw.setdefault("n_startup_trials", TPEController.n_startup_trials)
+def tpe(space: SearchSpace, seed: int, **overrides: Any) -> BaseSampler:
+    """``optuna-tpe``'s own sampler with ``overrides`` of its TPESampler arguments."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.simplefilter("ignore", FutureWarning)  # gamma and prior_weight: deprecated since optuna 4.9
-        return TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed, **kw)
+        return TPEController(space, seed=seed).make_sampler(**overrides)
 
 
 #: proposer name -> sampler for a seed; "tpe" is exactly what ``--controller optuna-tpe`` opens a study with,
@@ -181,14 +196,14 @@ def tpe(seed: int, **kw: Any) -> TPESampler:
 PROPOSERS: dict[str, Callable[[SearchSpace, int], BaseSampler]] = {
     "random": lambda space, s: RandomSampler(seed=s),
     "tpe": lambda space, s: TPEController(space, seed=s).sampler(),
-    "tpe-startup5": lambda space, s: tpe(s, n_startup_trials=5),
-    "tpe-startup7": lambda space, s: tpe(s, n_startup_trials=7),
-    "tpe-gamma15": lambda space, s: tpe(s, gamma=lambda n: min(math.ceil(0.15 * n), 25)),
-    "tpe-gamma25": lambda space, s: tpe(s, gamma=lambda n: min(math.ceil(0.25 * n), 25)),
-    "tpe-prior2": lambda space, s: tpe(s, prior_weight=2.0),
-    "tpe-ei8": lambda space, s: tpe(s, n_ei_candidates=8),
-    "tpe-random3": lambda space, s: RandomFraction(tpe(s), s, every=3),
-    "tpe-stratified": lambda space, s: StratifiedStartup(tpe(s), s),
+    "tpe-startup5": lambda space, s: tpe(space, s, n_startup_trials=5),
+    "tpe-startup7": lambda space, s: tpe(space, s, n_startup_trials=7),
+    "tpe-gamma15": lambda space, s: tpe(space, s, gamma=lambda n: min(math.ceil(0.15 * n), 25)),
+    "tpe-gamma25": lambda space, s: tpe(space, s, gamma=lambda n: min(math.ceil(0.25 * n), 25)),
+    "tpe-prior2": lambda space, s: tpe(space, s, prior_weight=2.0),
+    "tpe-ei8": lambda space, s: tpe(space, s, n_ei_candidates=8),
+    "tpe-random3": lambda space, s: RandomFraction(tpe(space, s), s, every=3),
+    "tpe-stratified": lambda space, s: StratifiedStartup(tpe(space, s), s),
 }
 
 

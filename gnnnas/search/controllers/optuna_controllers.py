@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 import optuna
 
@@ -50,11 +51,13 @@ class TPEController(OptunaController):
     #: "Search efficiency": 2 of 2 seeds lower), so it stays.
     n_startup_trials = 10
 
-    def make_sampler(self) -> optuna.samplers.BaseSampler:
+    def make_sampler(self, **overrides: Any) -> optuna.samplers.BaseSampler:
+        """Our TPESampler; ``overrides`` change its arguments (experiments/tpe_surrogate.py compares some)."""
         # TPESampler handles one or several objectives (MOTPE) from the study's directions, and the
         # constraints each trial records (Trial.set_constraint).
-        return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=self.seed,
-                                          n_startup_trials=self.n_startup_trials)
+        options = dict(multivariate=True, group=True, constant_liar=True, seed=self.seed,
+                       n_startup_trials=self.n_startup_trials)
+        return optuna.samplers.TPESampler(**{**options, **overrides})
 
 
 @register_controller
