@@ -38,6 +38,7 @@ from common import gowalla_subset, machine  # noqa: E402
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.data.dataset import SplitData  # noqa: E402
 from gnnnas.evaluation.metrics import topk_metrics  # noqa: E402
+from gnnnas.evaluation.ranking import Evaluator  # noqa: E402
 
 
 def _source(name: str) -> str | Path:
@@ -56,14 +57,17 @@ def _subsample(test: SplitData, val: SplitData, rng: np.random.Generator) -> lis
 def popularity(name: str, seed: int) -> dict[str, float]:
     data = load_dataset(_source(name), DataOptions(seed=seed))
     counts = np.bincount(data.train.indices, minlength=data.n_items).astype(np.float32)
+    pop = torch.from_numpy(counts)
+
+    def score_fn(users: torch.Tensor) -> torch.Tensor:
+        return pop.repeat(users.numel(), 1)  # fresh rows: the evaluator masks them in place
+
+    val, test = (Evaluator(data, split, ks=(20,))(score_fn)["ndcg@20"] for split in ("val", "test"))
+    # The cut test split has no Evaluator of its own; same exclusions as "test" (train and validation).
     # A stride-0 view: every user gets the same scores without an n_users x n_items matrix.
-    scores = torch.from_numpy(counts).expand(data.n_users, data.n_items)
-    seen = data.train.to_lists()
-    seen_val = data.train.union(data.val).to_lists()
-    val = topk_metrics(scores, data.val.to_lists(), ks=(20,), exclude=seen)["ndcg@20"]
-    test = topk_metrics(scores, data.test.to_lists(), ks=(20,), exclude=seen_val)["ndcg@20"]
+    scores = pop.expand(data.n_users, data.n_items)
     test_sub = topk_metrics(scores, _subsample(data.test, data.val, np.random.default_rng(seed)), ks=(20,),
-                            exclude=seen_val)["ndcg@20"]
+                            exclude=data.train.union(data.val).to_lists())["ndcg@20"]
     return {"dataset": name, "split": data.info.get("split", "?"), "val_per_user": data.val.nnz / data.n_users,
             "test_per_user": data.test.nnz / data.n_users, "val": val, "test": test, "test_sub": test_sub}
 
