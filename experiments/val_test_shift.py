@@ -11,7 +11,9 @@ for each dataset:
    relevant items per user, which alone moves NDCG, is the same in both.
    A test/validation ratio near 1 on the subsampled test means the two
    splits reward popularity alike; well above 1, that test items sit more in
-   the popular head than validation items do.
+   the popular head than validation items do. Where they sit is measured
+   too: the share of each split's interactions on the 20, 100 and 1,000 items
+   most frequent in training, and the median training count of their items.
 2. **Recorded searches** (``--runs FOLDER ...``, each with a
    ``leaderboard.csv``): test / validation NDCG@20 of every complete trial
    (and of every final fit), grouped by scoring function and loss.
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import gowalla_subset, machine  # noqa: E402
 
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
-from gnnnas.data.dataset import SplitData  # noqa: E402
+from gnnnas.data.dataset import Dataset, SplitData  # noqa: E402
 from gnnnas.evaluation.metrics import topk_metrics  # noqa: E402
 from gnnnas.evaluation.ranking import Evaluator  # noqa: E402
 
@@ -51,6 +53,21 @@ def _subsample(test: SplitData, val: SplitData, rng: np.random.Generator) -> lis
     for u in range(test.n_users):
         items, k = test.items_of(u), int(val.indptr[u + 1] - val.indptr[u])
         out.append(rng.choice(items, size=min(k, items.size), replace=False).tolist() if k else [])
+    return out
+
+
+HEAD_SIZES = (20, 100, 1000)
+
+
+def head_shares(data: Dataset, counts: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per split: share of its interactions on the ``HEAD_SIZES`` most frequent training items, median count."""
+    rank = np.empty(counts.size, dtype=np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(counts.size)
+    out = {}
+    for split in ("val", "test"):
+        items = getattr(data, split).indices
+        out[split] = {f"top{k}": float((rank[items] < k).mean()) for k in HEAD_SIZES}
+        out[split]["median_count"] = float(np.median(counts[items]))
     return out
 
 
@@ -69,7 +86,8 @@ def popularity(name: str, seed: int) -> dict[str, float]:
     test_sub = topk_metrics(scores, _subsample(data.test, data.val, np.random.default_rng(seed)), ks=(20,),
                             exclude=data.train.union(data.val).to_lists())["ndcg@20"]
     return {"dataset": name, "split": data.info.get("split", "?"), "val_per_user": data.val.nnz / data.n_users,
-            "test_per_user": data.test.nnz / data.n_users, "val": val, "test": test, "test_sub": test_sub}
+            "test_per_user": data.test.nnz / data.n_users, "val": val, "test": test, "test_sub": test_sub,
+            "head": head_shares(data, counts)}
 
 
 def search_ratios(folders: list[Path]) -> pd.DataFrame:
@@ -99,11 +117,19 @@ def main() -> None:
         print("| dataset | split | val / test items per user | popularity val NDCG@20 | test | test / val "
               "| test subsampled to val size | subsampled / val |")
         print("|---|---|---|---|---|---|---|---|")
-        for name in args.datasets:
-            r = popularity(name, args.seed)
+        rows = [popularity(name, args.seed) for name in args.datasets]
+        for r in rows:
             print(f"| {r['dataset']} | {r['split']} | {r['val_per_user']:.1f} / {r['test_per_user']:.1f} "
                   f"| {r['val']:.4f} | {r['test']:.4f} | {r['test'] / r['val']:.2f} | {r['test_sub']:.4f} "
                   f"| {r['test_sub'] / r['val']:.2f} |")
+        print("\nWhere held-out items sit among training items by frequency:\n")
+        print("| dataset | split | " + " | ".join(f"share on top {k}" for k in HEAD_SIZES)
+              + " | median training count |")
+        print("|---|---|" + "---|" * (len(HEAD_SIZES) + 1))
+        for r in rows:
+            for split, h in r["head"].items():
+                print(f"| {r['dataset']} | {split} | " + " | ".join(f"{h[f'top{k}']:.4f}" for k in HEAD_SIZES)
+                      + f" | {h['median_count']:.0f} |")
     if args.runs:
         print(f"\nTest / validation NDCG@20 in {len(args.runs)} searches, complete trials by scoring + loss:\n")
         table = search_ratios(args.runs)
