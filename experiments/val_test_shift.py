@@ -12,8 +12,10 @@ for each dataset:
    A test/validation ratio near 1 on the subsampled test means the two
    splits reward popularity alike; well above 1, that test items sit more in
    the popular head than validation items do. Where they sit is measured
-   too: the share of each split's interactions on the 20, 100 and 1,000 items
-   most frequent in training, and the median training count of their items.
+   too: the share of each split's interactions (training's own included, the
+   share a random draw from training would have) on the 20, 100 and 1,000
+   items most frequent in training, and the median training count of their
+   items.
 2. **Recorded searches** (``--runs FOLDER ...``, each with a
    ``leaderboard.csv``): test / validation NDCG@20 of every complete trial
    (and of every final fit), grouped by scoring function and loss.
@@ -64,7 +66,7 @@ def head_shares(data: Dataset, counts: np.ndarray) -> dict[str, dict[str, float]
     rank = np.empty(counts.size, dtype=np.int64)
     rank[np.argsort(-counts, kind="stable")] = np.arange(counts.size)
     out = {}
-    for split in ("val", "test"):
+    for split in ("train", "val", "test"):  # train: the share the head would hold in a random draw
         items = getattr(data, split).indices
         out[split] = {f"top{k}": float((rank[items] < k).mean()) for k in HEAD_SIZES}
         out[split]["median_count"] = float(np.median(counts[items]))
