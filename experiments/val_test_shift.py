@@ -24,6 +24,8 @@ for each dataset:
         --runs experiments/out/space_vs_lightgcn/gowalla-6000-*-s*
 
 The split is the one a search with ``--seed SEED`` uses (``DataOptions(seed=SEED)``).
+``--datasets`` takes bundled names, ``gowalla-6000``, or a dataset folder such as
+``/work/shared/datasets/gowalla`` (full Gowalla in LightGCN's split).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def head_shares(data: Dataset, counts: np.ndarray) -> dict[str, dict[str, float]
     return out
 
 
-def popularity(name: str, seed: int) -> dict[str, float]:
+def popularity(name: str, seed: int) -> dict:
     data = load_dataset(_source(name), DataOptions(seed=seed))
     counts = np.bincount(data.train.indices, minlength=data.n_items).astype(np.float32)
     pop = torch.from_numpy(counts)
