@@ -28,6 +28,9 @@ training and are reported, never selected on. gowalla-6000 is the first
 6,000 users of the LightGCN Gowalla split with items renumbered
 (``common.gowalla_subset``, written to experiments/out/gowalla-6000/), its
 own test split, 10% of each user's training items held out for validation.
+``--split ratio`` re-splits it instead (train and test pooled, each user's
+interactions drawn 0.8 / 0.1 / 0.1 at random), so that validation and test
+are drawn alike; its folders get a ``-ratio`` tag.
 
 Cost: candidates of the default space cost from ~1 s (MF) to over 80 s per
 epoch on online-retail on 2 cores, and a study's first trial is never
@@ -79,8 +82,10 @@ def data_source(name: str) -> str:
     return name
 
 
-def run_dir(dataset: str, space: str, seed: int) -> Path:
-    return OUT / "space_vs_lightgcn" / f"{Path(dataset).name}-{Path(space).stem}-s{seed}"
+def run_dir(dataset: str, space: str, seed: int, split: str | None = None) -> Path:
+    """A search's folder; a non-default ``--split`` gets its own, so it never overwrites the source's split."""
+    tag = f"-{split}" if split else ""
+    return OUT / "space_vs_lightgcn" / f"{Path(dataset).name}{tag}-{Path(space).stem}-s{seed}"
 
 
 def main() -> None:
@@ -115,6 +120,8 @@ def main() -> None:
                         help="the searches' --final-distinct (one finalist per architecture, gnnnas's default) or "
                              "--no-final-distinct (the N best trials)")
     add_search_options(parser)
+    parser.add_argument("--split", default=None, help="both searches' --split (default: the dataset's own; ratio "
+                        "re-splits a LightGCN folder's train and test alike, validation and test drawn the same way)")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     parser.add_argument("--search-only", metavar="SPACE", default=None,
                         help="search only this space; read the other's existing run folder (a change that only "
@@ -132,7 +139,7 @@ def main() -> None:
     for dataset in datasets:
         source = data_source(dataset)
         for space in sorted(spaces, key=lambda s: s != args.search_only):  # the searched one first
-            out = run_dir(dataset, space, args.seed)
+            out = run_dir(dataset, space, args.seed, args.split)
             seconds = 0.0
             if not args.report_only and args.search_only in (None, space):
                 print(f"{dataset} / {space}: searching {args.budget:g} s ...", file=sys.stderr, flush=True)
@@ -143,7 +150,8 @@ def main() -> None:
                                      initial=None if args.initial == "space" else args.initial,
                                      prune_by=args.prune_by, device=args.device, final_fit=args.final_fit,
                                      final_timeout=args.final_timeout, final_epochs=args.final_epochs,
-                                     final_distinct=args.final_distinct)
+                                     final_distinct=args.final_distinct,
+                                     extra=("--split", args.split) if args.split else ())
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.winner
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
@@ -166,7 +174,8 @@ def main() -> None:
                 fh.write(json.dumps({
                     "kind": "run", "dataset": dataset, "space": space, "seed": args.seed, "budget": args.budget,
                     "trials_cap": args.trials, "max_epochs": max_epochs, "controller": args.controller,
-                    "pruner": args.pruner, "threads": args.threads, "counts": run.counts, "wall_seconds": run.seconds,
+                    "pruner": args.pruner, "split": args.split, "threads": args.threads, "counts": run.counts,
+                    "wall_seconds": run.seconds,
                     "winner_trial": f.trial if f else None, "found_at": f.t if f else None,
                     "val": run.best_val_all, "test": run.best_test_all, "spec": run.best_spec,
                     "spec_text": run.best_spec_text, "curve": [e.to_dict() for e in run.curve],
@@ -181,7 +190,8 @@ def main() -> None:
     print(f"\nMachine: {mach}; commit {commit}; {args.controller} + {args.pruner}, seed {args.seed}, "
           f"budget {args.budget:g} s per search (--timeout), trial cap {args.trials}, "
           f"max_epochs {max_epochs or 'each space its own'}, threads {args.threads or 'gnnnas default'}, "
-          f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}"
+          f"initial design {args.initial}, prune by {args.prune_by}, device {args.device}, "
+          f"split {args.split or 'each dataset its own'}"
           + (f", final fit of the {args.final_fit} best "
              f"{'trials' if args.final_distinct is False else 'architectures'} "
              f"for up to {args.final_epochs or max_epochs or 'the space'} "
