@@ -112,7 +112,9 @@ def test_ctrl_c_and_sigkill_then_resume_keeps_every_finished_trial(tmp_path, tin
 def test_two_workers_share_one_budget_exactly(tmp_path, tiny_csv, space):
     import gnnnas as api
     out = tmp_path / "run"
-    api.search(space=str(space), data=str(tiny_csv), out=str(out), trials=1, pruner="none", max_epochs=5)
+    # max_epochs is a study setting the workers inherit. At 5 epochs (~0.05 s a trial) one worker could
+    # finish all six trials before the other had imported torch; at 100 (~1 s) both get to train.
+    api.search(space=str(space), data=str(tiny_csv), out=str(out), trials=1, pruner="none", max_epochs=100)
     url = f"sqlite:///{out / 'study.db'}"
     workers = [start("worker", "--storage", url, "--study", "slow", "--trials", 7, "--no-export") for _ in range(2)]
     for proc in workers:
