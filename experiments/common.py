@@ -42,6 +42,13 @@ def gowalla_subset(n_users: int = 6000) -> Path:
     return dst
 
 
+def data_source(name: str) -> str:
+    """A benchmark's dataset name as ``--data`` takes it: ``gowalla-N`` is :func:`gowalla_subset`'s folder."""
+    if name.startswith("gowalla-"):
+        return str(gowalla_subset(int(name.split("-", 1)[1])))
+    return name
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:

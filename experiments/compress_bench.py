@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
+from common import OUT, data_source, git_commit, machine  # noqa: E402
 
 DATASETS = ["online-retail", "gowalla-6000"]
 METHODS = ["int8", "fp16", "prune", "distill"]
@@ -48,11 +48,6 @@ GOALS = {  # method -> (max size ratio, max latency ratio, max relative NDCG@20 
     "distill": (None, 0.25, 0.03),
 }
 
-
-def data_source(name: str) -> str:
-    if name.startswith("gowalla-"):
-        return str(gowalla_subset(int(name.split("-", 1)[1])))
-    return name
 
 
 def gnnnas(*argv: str) -> tuple[dict, float]:

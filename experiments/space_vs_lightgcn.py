@@ -67,7 +67,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, git_commit, gowalla_subset, machine  # noqa: E402
+from common import OUT, data_source, git_commit, machine  # noqa: E402
 from search_runs import Run, add_search_options, fmt, read_run, run_search  # noqa: E402
 
 from gnnnas.search.pruners import DEFAULT_PRUNER  # noqa: E402
@@ -75,11 +75,6 @@ from gnnnas.search.pruners import DEFAULT_PRUNER  # noqa: E402
 DATASETS = ["online-retail", "gowalla-6000"]
 SPACES = ["default", "lightgcn"]
 
-
-def data_source(name: str) -> str:
-    if name.startswith("gowalla-"):
-        return str(gowalla_subset(int(name.split("-", 1)[1])))
-    return name
 
 
 def run_dir(dataset: str, space: str, seed: int, split: str | None = None) -> Path:

@@ -39,16 +39,12 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import gowalla_subset, machine  # noqa: E402
+from common import data_source, machine  # noqa: E402
 
 from gnnnas.data import DataOptions, load_dataset  # noqa: E402
 from gnnnas.data.dataset import Dataset, SplitData  # noqa: E402
 from gnnnas.evaluation.metrics import topk_metrics  # noqa: E402
 from gnnnas.evaluation.ranking import Evaluator  # noqa: E402
-
-
-def _source(name: str) -> str | Path:
-    return gowalla_subset(6000) if name == "gowalla-6000" else name
 
 
 def _subsample(test: SplitData, val: SplitData, rng: np.random.Generator) -> list[list[int]]:
@@ -76,7 +72,7 @@ def head_shares(data: Dataset, counts: np.ndarray) -> dict[str, dict[str, float]
 
 
 def popularity(name: str, seed: int) -> dict:
-    data = load_dataset(_source(name), DataOptions(seed=seed))
+    data = load_dataset(data_source(name), DataOptions(seed=seed))
     counts = np.bincount(data.train.indices, minlength=data.n_items).astype(np.float32)
     pop = torch.from_numpy(counts)
 
