@@ -49,7 +49,6 @@ GOALS = {  # method -> (max size ratio, max latency ratio, max relative NDCG@20 
 }
 
 
-
 def gnnnas(*argv: str) -> tuple[dict, float]:
     """Run ``gnnnas ARGV`` (this interpreter, this checkout); its JSON last line and the wall seconds."""
     cmd = [sys.executable, "-m", "gnnnas", *argv]

@@ -116,15 +116,19 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
                trial_timeout: float | None = None, initial: str | None = None, prune_by: str | None = None,
                extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu",
                final_fit: int = 0, final_timeout: float | None = None, final_epochs: int | None = None,
-               final_distinct: bool | None = None) -> float:
+               final_distinct: bool | None = None, resume: bool = False) -> float:
     """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
+
+    ``resume``: keep ``out`` and continue its study (the log is appended to): with ``trials`` at or below
+    its finished trials no trial starts and only the final fit runs, retraining the finalists a larger
+    ``final_timeout`` or ``final_epochs`` now allows.
 
     ``hard_stop``: if the process still runs ``timeout + hard_stop`` seconds after it started (start-up and
     data loading included), it gets SIGINT (Ctrl-C), a safety net only: ``--timeout`` stops the running
     trial at its next mini-batch (PRUNED, "timeout"). None: wait for the process however long it takes.
     """
     out = Path(out)
-    if out.exists():
+    if out.exists() and not resume:
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "gnnnas", "search", "--space", space, "--data", data, "--controller", controller,
@@ -153,7 +157,7 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
     log = out.with_name(out.name + ".log")
     started = time.perf_counter()
     interrupted = False
-    with open(log, "w") as f:
+    with open(log, "a" if resume else "w") as f:
         f.write(" ".join(cmd) + "\n\n")
         f.flush()
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)

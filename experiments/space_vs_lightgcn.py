@@ -76,7 +76,6 @@ DATASETS = ["online-retail", "gowalla-6000"]
 SPACES = ["default", "lightgcn"]
 
 
-
 def run_dir(dataset: str, space: str, seed: int, split: str | None = None) -> Path:
     """A search's folder; a non-default ``--split`` gets its own, so it never overwrites the source's split."""
     tag = f"-{split}" if split else ""
@@ -117,6 +116,9 @@ def main() -> None:
     add_search_options(parser)
     parser.add_argument("--split", default=None, help="both searches' --split (default: the dataset's own; ratio "
                         "re-splits a LightGCN folder's train and test alike, validation and test drawn the same way)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run folders' studies instead of starting afresh; with --trials 1 only "
+                             "the final fit runs again, e.g. with a larger --final-timeout")
     parser.add_argument("--report-only", action="store_true", help="read the existing run folders, run nothing")
     parser.add_argument("--search-only", metavar="SPACE", default=None,
                         help="search only this space; read the other's existing run folder (a change that only "
@@ -146,7 +148,7 @@ def main() -> None:
                                      prune_by=args.prune_by, device=args.device, final_fit=args.final_fit,
                                      final_timeout=args.final_timeout, final_epochs=args.final_epochs,
                                      final_distinct=args.final_distinct,
-                                     extra=("--split", args.split) if args.split else ())
+                                     extra=("--split", args.split) if args.split else (), resume=args.resume)
             run = runs[(dataset, space)] = read_run(out, seconds, args.budget)
             c, f = run.counts, run.winner
             print(f"{dataset} / {space}: {c['complete']} complete, {c['pruned']} pruned, {c['timeout']} cut, "
