@@ -45,7 +45,12 @@ retrains its N best candidates without the per-candidate limit for up to S
 seconds, and its winner is what ``best/`` exports (the best on validation of
 the final fits and the search's best). Each search then takes ``--budget`` +
 S seconds in all: compare ``--budget 600 --final-timeout 300`` with
-``--budget 900``.
+``--budget 900``. On gowalla-6000 on 2 CPU cores, 300 s of final fit cut
+the finalists after 13-48 epochs and left the pairs about tied; with
+``--final-timeout 900 --final-epochs 200`` the finalists stopped early in
+15 of 16 searches (experiments/RESULTS.md, "Gowalla-6000 with the finals
+trained to convergence"). ``--resume --trials 1`` re-runs only the final fit of
+existing run folders, e.g. with a larger ``--final-timeout``.
 
 Full run for a 2-core machine: 4 searches of 240 s plus building
 gowalla-6000 once (seconds): about 18 minutes.
