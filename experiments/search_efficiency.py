@@ -7,7 +7,7 @@ Each (method, seed) runs the exact command a user types,
 
     gnnnas search --space default --data online-retail --controller C --pruner P --seed S
                   --timeout BUDGET --trials 100000 --max-epochs E --trial-timeout T --initial none --warm-up none
-                  --device cpu --quiet --out experiments/out/search_efficiency/<method>-s<seed>
+                  --device cpu --out experiments/out/search_efficiency/<method>-s<seed>
 
 in a fresh folder with its own SQLite study; the trial cap is out of reach,
 so ``--timeout`` is what stops every search (the trial running at the

@@ -133,7 +133,7 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "gnnnas", "search", "--space", space, "--data", data, "--controller", controller,
            "--pruner", pruner, "--trials", str(trials), "--timeout", f"{timeout:g}", "--seed", str(seed),
-           "--out", str(out), "--device", device, "--quiet"]
+           "--out", str(out), "--device", device]  # not --quiet: the log keeps each trial's and finalist's line
     if max_epochs is not None:
         cmd += ["--max-epochs", str(max_epochs)]
     if threads is not None:

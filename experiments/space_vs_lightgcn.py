@@ -6,7 +6,7 @@ NDCG@20, on the bundled dataset and on the first 6,000 Gowalla users.
 For each dataset and space, the exact command a user types,
 
     gnnnas search --space SPACE --data DATA --controller optuna-tpe --pruner asha_matched --seed SEED
-                  --timeout BUDGET --trials CAP --max-epochs E --trial-timeout T --device cpu --quiet
+                  --timeout BUDGET --trials CAP --max-epochs E --trial-timeout T --device cpu
                   --out experiments/out/space_vs_lightgcn/<dataset>-<space>-s<seed>
 
 in a fresh folder with its own SQLite study. Both spaces get the same wall
