@@ -117,7 +117,9 @@ def run_search(out: Path, *, space: str, data: str, controller: str, pruner: str
                extra: tuple[str, ...] = (), hard_stop: float | None = 30.0, device: str = "cpu",
                final_fit: int = 0, final_timeout: float | None = None, final_epochs: int | None = None,
                final_distinct: bool | None = None, resume: bool = False) -> float:
-    """``gnnnas search`` into a fresh ``out`` (removed first); returns its wall seconds. Log: ``<out>.log``.
+    """``gnnnas search`` into a fresh ``out`` (removed first, unless ``resume``); returns its wall seconds.
+
+    Log: ``<out>.log``.
 
     ``resume``: keep ``out`` and continue its study (the log is appended to): with ``trials`` at or below
     its finished trials no trial starts and only the final fit runs, retraining the finalists a larger
